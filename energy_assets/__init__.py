@@ -1,0 +1,1 @@
+"""energy_assets: a Dagster reference pipeline over a simulated neighbourhood's smart meters."""

@@ -1,0 +1,176 @@
+"""Simulation assets: the neighbourhood, what its meters deliver, and what really happened."""
+
+import datetime as dt
+import shutil
+import uuid
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetOut,
+    MaterializeResult,
+    MetadataValue,
+    Output,
+    asset,
+    multi_asset,
+)
+
+from energy_assets.partitions import simulated_days, single_run
+from energy_assets.resources import SimulationResource
+from energy_assets.simulation.houses import make_houses
+from energy_assets.simulation.on_spark import simulate_on_spark
+from energy_assets.storage.lake import LakeResource
+from energy_assets.storage.parquet_io import DAY, day_dir
+from energy_assets.storage.spark import SparkResource
+
+GROUP = "simulation"
+
+
+@asset(
+    group_name=GROUP,
+    io_manager_key="parquet_io_manager",
+    backfill_policy=single_run,
+    kinds={"python", "parquet"},
+)
+def houses(context: AssetExecutionContext, simulation: SimulationResource) -> pa.Table:
+    """The neighbourhood registry: one row a household, deterministic from the seed."""
+    table = make_houses(simulation.settings())
+    counts = pc.value_counts(table["profile"]).to_pylist()
+    context.add_output_metadata({f"houses/{c['values']}": c["counts"] for c in counts})
+    return table
+
+
+RAW_CHECKS = [
+    AssetCheckSpec(
+        "every_house_every_day",
+        asset="raw_readings",
+        blocking=True,
+        description="Every house of the registry delivered readings on every day.",
+    ),
+    AssetCheckSpec(
+        "row_count_matches_truth",
+        asset="raw_readings",
+        blocking=True,
+        description="Rows = houses x intervals - gap intervals + duplicate deliveries, "
+        "as recorded in simulation_truth.",
+    ),
+]
+
+
+@multi_asset(
+    outs={
+        "raw_readings": AssetOut(
+            io_manager_key="parquet_io_manager",
+            metadata={"partition_expr": "simulated_timestamp"},
+            kinds={"spark", "parquet"},
+            description="What the meters deliver, as delivered: values as text, with faults.",
+        ),
+        "simulation_truth": AssetOut(
+            io_manager_key="parquet_io_manager",
+            kinds={"spark", "parquet"},
+            description="Every injected fault, anomaly and change; read only by checks and "
+            "evaluation.",
+        ),
+    },
+    partitions_def=simulated_days,
+    backfill_policy=single_run,
+    group_name=GROUP,
+    check_specs=RAW_CHECKS,
+)
+def simulated_meters(
+    context: AssetExecutionContext,
+    houses: pa.Table,
+    spark: SparkResource,
+    simulation: SimulationResource,
+    lake: LakeResource,
+):
+    """Simulate the run's days inside Spark; raw readings and their truth come out together."""
+    settings = simulation.settings()
+    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    session = spark.session
+    staging = lake.path(".staging", f"simulation_truth-{uuid.uuid4().hex[:8]}")
+    try:
+        raw = simulate_on_spark(session, houses, days, settings, staging)
+        yield Output(
+            raw,
+            "raw_readings",
+            metadata={
+                "houses": houses.num_rows,
+                "interval_minutes": settings.interval_minutes,
+                "seed": settings.seed,
+            },
+        )
+        truth = session.read.option("basePath", str(staging)).parquet(
+            *[str(day_dir(staging, d)) for d in days]
+        )
+        truth_table = ds.dataset(str(staging), format="parquet", partitioning="hive").to_table(
+            columns=["kind", DAY]
+        )
+        kinds = pc.value_counts(truth_table["kind"]).to_pylist()
+        yield Output(
+            truth, "simulation_truth", metadata={f"kind/{k['values']}": k["counts"] for k in kinds}
+        )
+        yield from raw_checks(
+            session, lake, days, houses.num_rows, settings.intervals_per_day, truth_table
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def raw_checks(session, lake: LakeResource, days, n_houses: int, intervals: int, truth: pa.Table):
+    """The raw-readings checks, computed on the Parquet that was just written."""
+    from pyspark.sql import functions as F
+
+    paths = [str(day_dir(lake.path("raw_readings"), d)) for d in days]
+    stats = (
+        session.read.option("basePath", str(lake.path("raw_readings")))
+        .parquet(*paths)
+        .groupBy(DAY)
+        .agg(F.count("*").alias("rows"), F.countDistinct("house_id").alias("houses"))
+        .collect()
+    )
+    by_day = {str(r[DAY]): (r["rows"], r["houses"]) for r in stats}
+    truth_df = truth.to_pandas()
+    truth_df[DAY] = truth_df[DAY].astype(str)
+    counts = truth_df.groupby([DAY, "kind"]).size()
+    missing_houses, wrong_counts = {}, {}
+    for d in map(str, days):
+        rows, present = by_day.get(d, (0, 0))
+        if present != n_houses:
+            missing_houses[d] = n_houses - present
+        gaps = int(counts.get((d, "gap"), 0))
+        dups = int(counts.get((d, "duplicate_identical"), 0)) + int(
+            counts.get((d, "duplicate_conflicting"), 0)
+        )
+        expected = n_houses * intervals - gaps + dups
+        if rows != expected:
+            wrong_counts[d] = {"rows": rows, "expected": expected}
+    yield AssetCheckResult(
+        check_name="every_house_every_day",
+        asset_key="raw_readings",
+        passed=not missing_houses,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "days": len(days),
+            "houses": n_houses,
+            "days_missing_houses": MetadataValue.json(missing_houses),
+        },
+    )
+    yield AssetCheckResult(
+        check_name="row_count_matches_truth",
+        asset_key="raw_readings",
+        passed=not wrong_counts,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "rows": sum(v[0] for v in by_day.values()),
+            "days_off": MetadataValue.json(wrong_counts),
+        },
+    )
+
+
+__all__ = ["houses", "simulated_meters", "MaterializeResult"]

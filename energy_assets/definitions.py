@@ -1,0 +1,27 @@
+"""The one ``Definitions`` object: assets, checks, resources, jobs, the executor."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+
+from energy_assets.assets.simulation import houses, simulated_meters
+from energy_assets.assets.warehouse import energy_data_raw, warehouse_houses
+from energy_assets.partitions import simulated_days
+from energy_assets.resources import build_resources
+from energy_assets.settings import load_settings
+
+settings = load_settings()
+
+#: Every asset of the graph for a range of simulated days, as one run.
+everything = define_asset_job(
+    "everything", selection=AssetSelection.all(), partitions_def=simulated_days
+)
+
+defs = Definitions(
+    assets=[houses, simulated_meters, warehouse_houses, energy_data_raw],
+    jobs=[everything],
+    resources=build_resources(settings),
+    # One process per run, so one Spark JVM per run: the multiprocess executor would start a
+    # JVM per step. Spark supplies the parallelism inside each step.
+    executor=in_process_executor,
+)

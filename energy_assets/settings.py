@@ -1,0 +1,77 @@
+"""The one place that reads the environment.
+
+Everything that differs between a laptop and production is an environment variable read here;
+the rest of the code takes a :class:`Settings` (or the Dagster config built from it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_URL_VAR = "ENERGY_PG_URL"
+ALLOWED_INTERVALS = (1, 5, 10, 15, 30, 60)
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the project cannot use."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number.") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The project's settings, resolved from the environment with the embedded defaults."""
+
+    pg_url: str | None = None
+    home: Path = field(default_factory=lambda: Path(".energy").resolve())
+    data_dir: Path = field(default_factory=lambda: Path("data").resolve())
+    spark_master: str = "local[*]"
+    sim_start: str = "2024-01-01"
+    sim_end: str = "2026-01-01"
+    houses: int = 100
+    interval_minutes: int = 15
+    seed: int = 42
+    climate: str = "santiago"
+    spark_ui: bool = True
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        """True when no external PostgreSQL URL is configured."""
+        return not self.pg_url
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (default: the process environment)."""
+    env = dict(os.environ if env is None else env)
+    interval = _int(env, "ENERGY_INTERVAL_MINUTES", 15)
+    if interval not in ALLOWED_INTERVALS:
+        raise SettingsError(
+            f"ENERGY_INTERVAL_MINUTES={interval} is not one of {', '.join(map(str, ALLOWED_INTERVALS))}."
+        )
+    houses = _int(env, "ENERGY_HOUSES", 100)
+    if houses < 1:
+        raise SettingsError(f"ENERGY_HOUSES={houses} must be at least 1.")
+    return Settings(
+        pg_url=env.get(PG_URL_VAR) or None,
+        home=Path(env.get("ENERGY_HOME") or ".energy").resolve(),
+        data_dir=Path(env.get("ENERGY_DATA_DIR") or "data").resolve(),
+        spark_master=env.get("SPARK_MASTER") or "local[*]",
+        sim_start=env.get("ENERGY_SIM_START") or "2024-01-01",
+        sim_end=env.get("ENERGY_SIM_END") or "2026-01-01",
+        houses=houses,
+        interval_minutes=interval,
+        seed=_int(env, "ENERGY_SEED", 42),
+        climate=env.get("ENERGY_CLIMATE") or "santiago",
+        spark_ui=(env.get("ENERGY_SPARK_UI") or ("0" if env.get("CI") else "1"))
+        not in ("0", "false"),
+    )

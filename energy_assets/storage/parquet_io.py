@@ -1,0 +1,288 @@
+"""The Parquet IO manager: ``$ENERGY_DATA_DIR/<asset>/day=YYYY-MM-DD/``, one folder a day.
+
+Hive-style folders let Spark prune by day. A run that covers several days (single-run
+backfills) writes them all at once and splits them here, by the asset's ``partition_expr``
+column. Each day is written beside the old one and renamed into place, so a failed run leaves
+the previous version whole and no other day is touched.
+"""
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from dagster import (
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    TableColumn,
+    TableSchema,
+)
+
+from energy_assets.storage.lake import LakeResource
+from energy_assets.storage.spark import SparkResource
+
+DAY = "day"
+DAY_PARTITIONING = ds.partitioning(pa.schema([(DAY, pa.date32())]), flavor="hive")
+
+
+class ParquetStoreError(RuntimeError):
+    """A Parquet day is missing, corrupt or shaped wrong; the message names the file."""
+
+
+def table_schema_metadata(schema: pa.Schema) -> TableSchema:
+    """A Dagster ``TableSchema`` for an Arrow schema, for ``dagster/column_schema``."""
+    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
+
+
+def _is_spark_frame(obj: object) -> bool:
+    try:
+        from pyspark.sql import DataFrame
+    except ImportError:  # pragma: no cover - pyspark is a dependency
+        return False
+    return isinstance(obj, DataFrame)
+
+
+def _spark_arrow_schema(df: Any) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(df.schema, timezone="UTC")
+
+
+def to_arrow(obj: pd.DataFrame | pa.Table) -> pa.Table:
+    """An Arrow table from a pandas frame or an Arrow table."""
+    if isinstance(obj, pa.Table):
+        return obj
+    if isinstance(obj, pd.DataFrame):
+        return pa.Table.from_pandas(obj, preserve_index=False)
+    raise TypeError(f"Cannot store a {type(obj).__name__}: use a Spark, pandas or Arrow frame.")
+
+
+def day_dir(asset_dir: Path, day: dt.date | str) -> Path:
+    """The folder of one day of an asset."""
+    return asset_dir / f"{DAY}={day}"
+
+
+def _replace_dir(new: Path, final: Path) -> None:
+    """Put ``new`` at ``final``; the old version is moved aside first and deleted after."""
+    trash = final.parent / f".replaced-{uuid.uuid4().hex[:8]}-{final.name}"
+    if final.exists():
+        os.rename(final, trash)
+    os.rename(new, final)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def parquet_files(path: Path) -> list[Path]:
+    """The Parquet files below ``path`` that readers see (not ``_`` or ``.`` names)."""
+    return sorted(
+        p
+        for p in path.rglob("*.parquet")
+        if not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
+    )
+
+
+def verify_footers(paths: Sequence[Path]) -> None:
+    """Read every file's footer: a corrupt file fails here with its name, before any work."""
+    for path in paths:
+        for file in parquet_files(path):
+            try:
+                pq.read_metadata(file)
+            except (pa.ArrowInvalid, OSError) as err:
+                raise ParquetStoreError(f"Parquet file {file} is corrupt: {err}") from None
+
+
+def _days_of(table: pa.Table, day_column: str | None, days: Sequence[dt.date]) -> pa.Array:
+    if day_column and day_column in table.column_names:
+        return pc.cast(table[day_column], pa.date32())
+    if DAY in table.column_names:
+        return pc.cast(table[DAY], pa.date32())
+    if len(days) == 1:
+        return pa.array([days[0]] * table.num_rows, pa.date32())
+    raise ParquetStoreError(
+        "A multi-day output needs a 'partition_expr' column (asset metadata) or a 'day' column "
+        "to split by."
+    )
+
+
+def write_arrow_days(
+    table: pa.Table, asset_dir: Path, days: Sequence[dt.date], day_column: str | None
+) -> None:
+    """Write an Arrow table as day folders, replacing exactly ``days``."""
+    day_values = _days_of(table, day_column, days)
+    body = table.drop_columns([DAY]) if DAY in table.column_names else table
+    outside = set(pc.unique(day_values).to_pylist()) - set(days) - {None}
+    if outside:
+        raise ParquetStoreError(
+            f"The output holds rows for days {sorted(map(str, outside))} outside the run's days."
+        )
+    staging = asset_dir / f".staging-{uuid.uuid4().hex[:8]}"
+    try:
+        for day in days:
+            target = day_dir(staging, day)
+            target.mkdir(parents=True)
+            part = body.filter(pc.equal(day_values, pa.scalar(day, pa.date32())))
+            pq.write_table(part, target / "part-00000.parquet", compression="zstd")
+        for day in days:
+            _replace_dir(day_dir(staging, day), day_dir(asset_dir, day))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_spark_days(
+    df: Any, asset_dir: Path, days: Sequence[dt.date], day_column: str | None
+) -> None:
+    """Write a Spark frame as day folders from the executors, replacing exactly ``days``."""
+    from pyspark.sql import functions as F
+
+    if DAY not in df.columns:
+        if day_column:
+            df = df.withColumn(DAY, F.to_date(F.col(day_column)))
+        elif len(days) == 1:
+            df = df.withColumn(DAY, F.lit(days[0]))
+        else:
+            raise ParquetStoreError(
+                "A multi-day output needs a 'partition_expr' column (asset metadata) or a 'day' "
+                "column to split by."
+            )
+    staging = asset_dir / f".staging-{uuid.uuid4().hex[:8]}"
+    asset_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        df.write.partitionBy(DAY).parquet(str(staging))
+        written = {p.name.split("=", 1)[1] for p in staging.glob(f"{DAY}=*")}
+        wanted = {str(d) for d in days}
+        if written - wanted:
+            raise ParquetStoreError(
+                f"The output holds rows for days {sorted(written - wanted)} outside the run's days."
+            )
+        # A day with no rows is still a materialized day: an empty file carries its schema.
+        empty_schema = _spark_arrow_schema(df.drop(DAY))
+        for day in wanted - written:
+            target = day_dir(staging, day)
+            target.mkdir(parents=True)
+            pq.write_table(empty_schema.empty_table(), target / "part-00000.parquet")
+        for day in days:
+            _replace_dir(day_dir(staging, day), day_dir(asset_dir, day))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_whole(obj: Any, asset_dir: Path) -> None:
+    """Write an unpartitioned asset to ``asset_dir``, replacing it atomically."""
+    asset_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = asset_dir.parent / f".staging-{asset_dir.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        if _is_spark_frame(obj):
+            obj.write.parquet(str(staging))
+        else:
+            staging.mkdir()
+            pq.write_table(to_arrow(obj), staging / "part-00000.parquet", compression="zstd")
+        _replace_dir(staging, asset_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_arrow_days(asset_dir: Path, days: Sequence[str] | None) -> pa.Table:
+    """Read day folders (or a whole unpartitioned asset) into one Arrow table."""
+    if days is None:
+        files = parquet_files(asset_dir)
+        return ds.dataset([str(f) for f in files], format="parquet").to_table()
+    files = [str(f) for day in days for f in parquet_files(day_dir(asset_dir, day))]
+    dataset = ds.dataset(
+        files, format="parquet", partitioning=DAY_PARTITIONING, partition_base_dir=str(asset_dir)
+    )
+    return dataset.to_table()
+
+
+def count_rows(path: Path) -> int:
+    """Rows below ``path``, from the Parquet footers only."""
+    files = parquet_files(path)
+    return sum(pq.read_metadata(f).num_rows for f in files)
+
+
+class ParquetIOManager(ConfigurableIOManager):
+    """Stores assets as Hive-style Parquet day folders; loads Spark, pandas or Arrow frames.
+
+    Output metadata: ``partition_expr`` names the timestamp column a multi-day output is split
+    by (the convention of Dagster's database IO managers).
+    """
+
+    lake: LakeResource
+    spark: SparkResource
+
+    def asset_dir(self, key_path: Sequence[str]) -> Path:
+        """The folder of an asset."""
+        return self.lake.path(*key_path)
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        """Write the output, split by day for partitioned assets; attach row count and schema."""
+        if obj is None:
+            return
+        asset_dir = self.asset_dir(context.asset_key.path)
+        day_column = (context.definition_metadata or {}).get("partition_expr")
+        if context.has_asset_partitions:
+            days = [dt.date.fromisoformat(k) for k in context.asset_partition_keys]
+            if _is_spark_frame(obj):
+                write_spark_days(obj, asset_dir, days, day_column)
+            else:
+                write_arrow_days(to_arrow(obj), asset_dir, days, day_column)
+            written = [day_dir(asset_dir, d) for d in days]
+        else:
+            write_whole(obj, asset_dir)
+            written = [asset_dir]
+        rows = sum(count_rows(p) for p in written)
+        files = [f for p in written for f in parquet_files(p)]
+        schema = pq.read_schema(files[0]) if files else pa.schema([])
+        context.add_output_metadata(
+            {
+                "dagster/row_count": rows,
+                "dagster/column_schema": table_schema_metadata(schema),
+                "path": MetadataValue.path(str(written[0] if len(written) == 1 else asset_dir)),
+                "days": len(written) if context.has_asset_partitions else 0,
+            }
+        )
+
+    def _paths(self, context: InputContext) -> tuple[Path, list[str] | None]:
+        asset_dir = self.asset_dir(context.asset_key.path)
+        name = context.asset_key.to_user_string()
+        if context.has_asset_partitions:
+            keys = list(context.asset_partition_keys)
+            missing = [k for k in keys if not day_dir(asset_dir, k).is_dir()]
+            if missing:
+                raise ParquetStoreError(
+                    f"Asset {name} has no day {missing[0]} at {day_dir(asset_dir, missing[0])}"
+                    + (f" (nor {len(missing) - 1} other days)" if len(missing) > 1 else "")
+                    + ": materialize it first."
+                )
+            return asset_dir, keys
+        if not asset_dir.is_dir():
+            raise ParquetStoreError(
+                f"Asset {name} has not been materialized: {asset_dir} is missing."
+            )
+        return asset_dir, None
+
+    def load_input(self, context: InputContext) -> Any:
+        """Load the upstream days as one frame: Spark or Arrow by annotation, else pandas."""
+        asset_dir, days = self._paths(context)
+        paths = [asset_dir] if days is None else [day_dir(asset_dir, d) for d in days]
+        verify_footers(paths)
+        wanted = getattr(context.dagster_type, "typing_type", None)
+        module = getattr(wanted, "__module__", "") or ""
+        if module.startswith("pyspark"):
+            spark = self.spark.session
+            reader = spark.read
+            if days is not None:
+                reader = reader.option("basePath", str(asset_dir))
+            return reader.parquet(*[str(p) for p in paths])
+        table = read_arrow_days(asset_dir, days)
+        if wanted is pa.Table:
+            return table
+        return table.to_pandas()

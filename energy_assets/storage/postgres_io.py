@@ -1,0 +1,205 @@
+"""The PostgreSQL resource and IO manager: day partitions loaded by COPY and swapped atomically.
+
+Dagster ships no PostgreSQL IO manager and its PySpark database handlers collect a frame to
+the driver. Here Spark frames are loaded by the executors (each Spark partition streams its
+rows into the staging table with COPY), pandas and Arrow frames by COPY from the process, and a
+day becomes visible only when its native PostgreSQL partition is swapped in, in one
+transaction (see :mod:`energy_assets.storage.warehouse`).
+
+Conventions follow Dagster's ``DbIOManager``: ``partition_expr`` metadata names the timestamp
+column days are cut by, windows are half-open, the schema is metadata > config.
+"""
+
+import datetime as dt
+import warnings
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from dagster import (
+    ConfigurableIOManager,
+    ConfigurableResource,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+)
+
+from energy_assets.storage import warehouse
+from energy_assets.storage.parquet_io import (
+    _is_spark_frame,
+    _spark_arrow_schema,
+    table_schema_metadata,
+    to_arrow,
+)
+from energy_assets.storage.spark import SparkResource
+from energy_assets.storage.warehouse import TableTarget, WarehouseError
+
+
+class PostgresResource(ConfigurableResource):
+    """Where the warehouse is: ``url`` (from ``ENERGY_PG_URL``) or the embedded server."""
+
+    url: str | None = None
+    home: str = ".energy"
+    database: str = "energy"
+
+    def conninfo(self) -> str:
+        """A connection URL, starting the embedded server when no URL is configured."""
+        if self.url:
+            return self.url
+        from energy_assets.storage.embedded import ensure_embedded_server
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ensure_embedded_server(Path(self.home), self.database)
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection:
+        """Open a psycopg connection to the warehouse."""
+        return warehouse.connect(self.conninfo(), **kwargs)
+
+
+def spark_copy_writer(df: Any, url: str, columns: list[str]) -> warehouse.Writer:
+    """A writer that COPYs a Spark frame into the staging table from the executors."""
+
+    def write(table) -> int:
+        # Rendered here, on the driver: executors receive a plain string, not a psycopg object.
+        with warehouse.connect(url) as conn:
+            rendered = table.as_string(conn)
+
+        def copy_partition(batches):
+            from psycopg import sql as _sql
+
+            from energy_assets.storage import warehouse as _wh
+
+            with _wh.connect(url) as conn:
+                rows = _wh.copy_batches(conn, _sql.SQL(rendered), columns, batches)
+                conn.commit()
+            yield pa.RecordBatch.from_pydict({"rows": pa.array([rows], pa.int64())})
+
+        counts = df.select(*columns).mapInArrow(copy_partition, "rows long").collect()
+        return sum(r["rows"] for r in counts)
+
+    return write
+
+
+def arrow_copy_writer(table: pa.Table, url: str) -> warehouse.Writer:
+    """A writer that COPYs an Arrow table into the staging table from this process."""
+
+    def write(target) -> int:
+        with warehouse.connect(url) as conn:
+            rows = warehouse.copy_batches(
+                conn, target, table.column_names, table.to_batches(warehouse.COPY_CHUNK_ROWS)
+            )
+            conn.commit()
+        return rows
+
+    return write
+
+
+class PostgresIOManager(ConfigurableIOManager):
+    """Stores each asset as a table in ``schema`` (default ``energy``), one partition a day.
+
+    Asset metadata read: ``partition_expr`` (the timestamp column days are cut by),
+    ``primary_key`` (a list of columns), ``schema`` and ``table`` (overrides).
+    """
+
+    postgres: PostgresResource
+    spark: SparkResource
+    schema_name: str = "energy"
+
+    def _target(self, context: OutputContext | InputContext, metadata: dict) -> TableTarget:
+        return TableTarget(
+            schema=metadata.get("schema", self.schema_name),
+            table=metadata.get("table", context.asset_key.path[-1]),
+            partition_column=metadata.get("partition_expr")
+            if context.has_asset_partitions
+            else None,
+            primary_key=tuple(metadata.get("primary_key", ())),
+        )
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        """Load the output by COPY and swap its days (or the whole table) in atomically."""
+        if obj is None:
+            return
+        metadata = dict(context.definition_metadata or {})
+        target = self._target(context, metadata)
+        if context.has_asset_partitions and not target.partition_column:
+            raise WarehouseError(
+                f"Asset {context.asset_key.to_user_string()} is partitioned: give it "
+                "'partition_expr' metadata naming its timestamp column."
+            )
+        url = self.postgres.conninfo()
+        if _is_spark_frame(obj):
+            schema = _spark_arrow_schema(obj)
+            writer = spark_copy_writer(obj, url, schema.names)
+        else:
+            table = to_arrow(obj)
+            schema = table.schema
+            writer = arrow_copy_writer(table, url)
+        if context.has_asset_partitions:
+            days = [dt.date.fromisoformat(k) for k in context.asset_partition_keys]
+            result = warehouse.load_days(url, target, schema, days, writer)
+        else:
+            result = warehouse.load_table(url, target, schema, writer)
+        context.add_output_metadata(
+            {
+                "dagster/row_count": result.rows,
+                "dagster/table_name": f"{target.schema}.{target.table}",
+                "dagster/column_schema": table_schema_metadata(schema),
+                "rows_by_day": MetadataValue.json(
+                    {str(k): v for k, v in result.rows_by_day.items() if k is not None}
+                ),
+            }
+        )
+
+    def load_input(self, context: InputContext) -> Any:
+        """Read the upstream days back as pandas (default), Arrow or Spark by annotation."""
+        upstream = context.upstream_output
+        metadata = dict((upstream.definition_metadata if upstream else None) or {})
+        target = self._target(context, metadata)
+        start = end = None
+        if context.has_asset_partitions:
+            window = context.asset_partitions_time_window
+            start, end = window.start.date(), window.end.date()
+        url = self.postgres.conninfo()
+        wanted = getattr(context.dagster_type, "typing_type", None)
+        if (getattr(wanted, "__module__", "") or "").startswith("pyspark"):
+            return read_spark(self.spark.session, url, target, start, end)
+        table = warehouse.read_arrow(url, target, start, end)
+        return table if wanted is pa.Table else table.to_pandas()
+
+
+def read_spark(
+    spark: Any, url: str, target: TableTarget, start: dt.date | None, end: dt.date | None
+):
+    """Read a table into Spark from the executors: one task per day, each through COPY."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    with warehouse.connect(url) as conn:
+        schema = warehouse.warehouse_schema(conn, target)
+    if start is not None and end is not None:
+        windows = [
+            (d.isoformat(), (d + dt.timedelta(days=1)).isoformat())
+            for d in warehouse.iter_days(start, end)
+        ]
+    else:
+        windows = [("", "")]
+
+    def fetch(batches):
+        from energy_assets.storage import warehouse as _wh
+
+        for batch in batches:
+            for lo, hi in zip(
+                batch.column("lo").to_pylist(), batch.column("hi").to_pylist(), strict=True
+            ):
+                with _wh.connect(url) as conn:
+                    query = _wh.day_query(
+                        target,
+                        schema,
+                        dt.date.fromisoformat(lo) if lo else None,
+                        dt.date.fromisoformat(hi) if hi else None,
+                    )
+                    yield from _wh.read_query_arrow(conn, query, schema).to_batches()
+
+    seeds = spark.createDataFrame(windows, "lo string, hi string").repartition(max(1, len(windows)))
+    return seeds.mapInArrow(fetch, from_arrow_schema(schema))

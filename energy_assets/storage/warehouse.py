@@ -1,0 +1,539 @@
+"""PostgreSQL warehouse tables: bulk COPY of Arrow batches and the atomic swap of a day.
+
+Plain psycopg code, no Dagster: the IO manager in :mod:`energy_assets.storage.postgres_io`
+decides *what* to load, this module decides *how*.
+
+A partitioned table is range-partitioned natively by day, one PostgreSQL partition a day.
+Loading days: COPY into fresh staging tables shaped like the partitions (no index, so COPY
+runs at bare-table speed), build their primary keys, then in one transaction detach and drop
+the old days and attach the new ones. Until that commit the previous days are whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+#: Rows per CSV chunk handed to COPY: big enough to amortise the call, small enough to stream.
+COPY_CHUNK_ROWS = 65_536
+_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, batch_size=COPY_CHUNK_ROWS)
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse load or read failed; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class TableTarget:
+    """A warehouse table: where it lives, how it is partitioned and keyed."""
+
+    schema: str
+    table: str
+    partition_column: str | None = None
+    primary_key: tuple[str, ...] = ()
+
+    @property
+    def ident(self) -> sql.Composed:
+        """The schema-qualified, quoted identifier of the table."""
+        return sql.Identifier(self.schema, self.table)
+
+    def day_table(self, day: dt.date) -> str:
+        """The name of the partition that holds ``day``."""
+        return bounded_name(self.table, f"_p{day:%Y%m%d}")
+
+
+def bounded_name(base: str, suffix: str) -> str:
+    """``base + suffix`` kept within PostgreSQL's 63-byte identifier limit, without collisions."""
+    name = base + suffix
+    if len(name.encode()) <= 63:
+        return name
+    digest = hashlib.sha1(base.encode()).hexdigest()[:8]
+    keep = base.encode()[: 63 - len(suffix.encode()) - 9].decode(errors="ignore")
+    return f"{keep}_{digest}{suffix}"
+
+
+# ---------------------------------------------------------------------------------------------
+# types
+
+
+def pg_type(arrow_type: pa.DataType) -> str:
+    """The PostgreSQL column type for an Arrow type."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "text"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_int8(arrow_type) or pa.types.is_int16(arrow_type):
+        return "smallint"
+    if pa.types.is_int32(arrow_type):
+        return "integer"
+    if pa.types.is_int64(arrow_type):
+        return "bigint"
+    if pa.types.is_float32(arrow_type):
+        return "real"
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "double precision"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    # Timestamps are UTC throughout the project; the warehouse stores them without time zone.
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    raise WarehouseError(f"Arrow type {arrow_type} has no warehouse column type.")
+
+
+_ARROW_OF_PG = {
+    "text": pa.string(),
+    "boolean": pa.bool_(),
+    "smallint": pa.int16(),
+    "integer": pa.int32(),
+    "bigint": pa.int64(),
+    "real": pa.float32(),
+    "double precision": pa.float64(),
+    "date": pa.date32(),
+    "timestamp without time zone": pa.timestamp("us"),
+}
+
+
+def arrow_type_of(pg: str) -> pa.DataType:
+    """The Arrow type a PostgreSQL column type is read back as."""
+    try:
+        return _ARROW_OF_PG[pg]
+    except KeyError:
+        raise WarehouseError(f"PostgreSQL type {pg} cannot be read back into Arrow.") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# connections
+
+
+def connect(url: str, **kwargs: object) -> psycopg.Connection:
+    """Open a connection, turning an unreachable server into one clear sentence."""
+    try:
+        return psycopg.connect(url, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise WarehouseError(f"PostgreSQL at {redact(url)} is unreachable: {first}") from None
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced, fit for messages and logs."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparsable URL>"
+    host = info.get("host", "localhost")
+    return f"{info.get('user', '')}@{host}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# COPY
+
+
+def copy_batches(
+    conn: psycopg.Connection,
+    table: sql.Composable,
+    columns: Sequence[str],
+    batches: Iterable[pa.RecordBatch],
+) -> int:
+    """COPY Arrow batches into ``table`` as CSV rendered by Arrow's C++ writer; return rows."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+    rows = 0
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch.select(list(columns)), buffer, _CSV_OPTIONS)
+            copy.write(buffer.getbuffer())
+            rows += batch.num_rows
+    return rows
+
+
+def read_query_arrow(
+    conn: psycopg.Connection, query: sql.Composable, schema: pa.Schema
+) -> pa.Table:
+    """Run ``query`` through ``COPY ... TO STDOUT`` and parse it with Arrow's CSV reader."""
+    buffer = io.BytesIO()
+    with (
+        conn.cursor() as cur,
+        cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)) as copy,
+    ):
+        for chunk in copy:
+            buffer.write(chunk)
+    if buffer.tell() == 0:
+        return schema.empty_table()
+    buffer.seek(0)
+    return pacsv.read_csv(
+        buffer,
+        read_options=pacsv.ReadOptions(column_names=schema.names),
+        convert_options=pacsv.ConvertOptions(
+            column_types={f.name: f.type for f in schema},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# table shape
+
+
+def _lock_name(conn: psycopg.Connection, target: TableTarget) -> None:
+    # Serialises creation and swaps of one table across processes and runs.
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+        (f"{target.schema}.{target.table}",),
+    )
+
+
+def table_columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    """The (name, type) of a table's columns in order; empty if the table does not exist."""
+    rows = conn.execute(
+        """SELECT a.attname, format_type(a.atttypid, NULL)
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum""",
+        (schema, table),
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def ensure_table(conn: psycopg.Connection, target: TableTarget, schema: pa.Schema) -> None:
+    """Create the table (range-partitioned by day if it is partitioned) unless it exists.
+
+    An existing table must have the frame's columns; a mismatch fails with the difference.
+    """
+    with conn.transaction():
+        _lock_name(conn, target)
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema))
+        )
+        wanted = [(f.name, pg_type(f.type)) for f in schema]
+        existing = table_columns(conn, target.schema, target.table)
+        if existing:
+            have = {n: t for n, t in existing}
+            want = {
+                n: ("timestamp without time zone" if t == "timestamp" else t) for n, t in wanted
+            }
+            if have != want:
+                raise WarehouseError(
+                    f"Table {target.schema}.{target.table} has columns {have} but the asset produces "
+                    f"{want}; drop the table or migrate it."
+                )
+            return
+        not_null = set(target.primary_key) | ({target.partition_column} - {None})
+        columns = [
+            sql.SQL("{} {}{}").format(
+                sql.Identifier(name), sql.SQL(typ), sql.SQL(" NOT NULL" if name in not_null else "")
+            )
+            for name, typ in wanted
+        ]
+        if target.primary_key:
+            columns.append(
+                sql.SQL("PRIMARY KEY ({})").format(
+                    sql.SQL(", ").join(sql.Identifier(c) for c in target.primary_key)
+                )
+            )
+        statement = sql.SQL("CREATE TABLE {} ({})").format(
+            target.ident, sql.SQL(", ").join(columns)
+        )
+        if target.partition_column:
+            statement += sql.SQL(" PARTITION BY RANGE ({})").format(
+                sql.Identifier(target.partition_column)
+            )
+        conn.execute(statement)
+
+
+# ---------------------------------------------------------------------------------------------
+# loads
+
+
+#: Writes the rows into the named staging table and returns how many it wrote.
+Writer = Callable[[sql.Composed], int]
+
+
+@dataclass
+class LoadResult:
+    """What a load wrote: rows per day (or one entry under ``None`` for a whole table)."""
+
+    rows_by_day: dict[dt.date | None, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        """Total rows loaded."""
+        return sum(self.rows_by_day.values())
+
+
+def _bound(day: dt.date) -> sql.Literal:
+    return sql.Literal(dt.datetime.combine(day, dt.time()))
+
+
+def _stage_name(target: TableTarget, suffix: str) -> str:
+    return bounded_name(target.table, f"__stage_{uuid.uuid4().hex[:10]}{suffix}")
+
+
+def _add_primary_key(conn: psycopg.Connection, schema: str, table: str, key: Sequence[str]) -> None:
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+            sql.Identifier(schema, table), sql.SQL(", ").join(sql.Identifier(c) for c in key)
+        )
+    )
+
+
+def _drop_quietly(url: str, schema: str, names: Iterable[str]) -> None:
+    try:
+        with connect(url, autocommit=True) as conn:
+            for name in names:
+                conn.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, name))
+                )
+    except (psycopg.Error, WarehouseError):
+        pass  # leftovers are named __stage_ and hold no live data
+
+
+def load_days(
+    url: str,
+    target: TableTarget,
+    schema: pa.Schema,
+    days: Sequence[dt.date],
+    write: Writer,
+    expected_rows: int | None = None,
+) -> LoadResult:
+    """Replace ``days`` of a day-partitioned table with the rows ``write`` COPYs, atomically.
+
+    ``write`` receives the staging table to COPY into (a partitioned table when several days are
+    loaded, so PostgreSQL routes each row to its day; a row outside ``days`` fails the load).
+    """
+    assert target.partition_column, "load_days needs a day-partitioned table"
+    days = sorted(set(days))
+    with connect(url, autocommit=True) as conn:
+        ensure_table(conn, target, schema)
+    stage_parent = _stage_name(target, "") if len(days) > 1 else None
+    stage_days = {day: _stage_name(target, f"_p{day:%Y%m%d}") for day in days}
+    created = [*stage_days.values(), *([stage_parent] if stage_parent else [])]
+    committed = False
+    try:
+        with connect(url, autocommit=True) as conn:
+            like = sql.SQL("(LIKE {} INCLUDING DEFAULTS)").format(target.ident)
+            pcol = sql.Identifier(target.partition_column)
+            if stage_parent:
+                conn.execute(
+                    sql.SQL("CREATE TABLE {} {} PARTITION BY RANGE ({})").format(
+                        sql.Identifier(target.schema, stage_parent), like, pcol
+                    )
+                )
+            for day, name in stage_days.items():
+                start, end = _bound(day), _bound(day + dt.timedelta(days=1))
+                conn.execute(
+                    sql.SQL("CREATE TABLE {} {}").format(sql.Identifier(target.schema, name), like)
+                )
+                # The check lets ATTACH skip its validation scan inside the swap transaction.
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} >= {} AND {} < {})").format(
+                        sql.Identifier(target.schema, name),
+                        sql.Identifier(bounded_name(name, "_day")),
+                        pcol,
+                        start,
+                        pcol,
+                        end,
+                    )
+                )
+                if stage_parent:
+                    conn.execute(
+                        sql.SQL(
+                            "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
+                        ).format(
+                            sql.Identifier(target.schema, stage_parent),
+                            sql.Identifier(target.schema, name),
+                            start,
+                            end,
+                        )
+                    )
+        into = stage_parent or stage_days[days[0]]
+        try:
+            written = write(sql.Identifier(target.schema, into))
+        except psycopg.errors.CheckViolation as err:
+            raise WarehouseError(
+                f"Rows outside the days {days[0]}..{days[-1]} were written to "
+                f"{target.schema}.{target.table}: {str(err).splitlines()[0]}"
+            ) from None
+        result = LoadResult()
+        with connect(url, autocommit=True) as conn:
+            for day, name in stage_days.items():
+                if stage_parent:
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                            sql.Identifier(target.schema, stage_parent),
+                            sql.Identifier(target.schema, name),
+                        )
+                    )
+                result.rows_by_day[day] = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(target.schema, name))
+                ).fetchone()[0]
+            # A retried Spark task may have committed twice: refuse rather than duplicate.
+            if result.rows != written or (
+                expected_rows is not None and result.rows != expected_rows
+            ):
+                raise WarehouseError(
+                    f"Loading {target.schema}.{target.table} staged {result.rows} rows but the "
+                    f"writers reported {written}"
+                    + (f" and the frame has {expected_rows}" if expected_rows is not None else "")
+                    + "; the previous version is kept."
+                )
+            if target.primary_key:
+                for name in stage_days.values():
+                    try:
+                        _add_primary_key(conn, target.schema, name, target.primary_key)
+                    except psycopg.errors.UniqueViolation as err:
+                        raise WarehouseError(
+                            f"Duplicate primary key in the rows for {target.schema}.{target.table}: "
+                            f"{str(err).splitlines()[-1].strip()}; the previous version is kept."
+                        ) from None
+        with connect(url) as conn, conn.transaction():
+            _lock_name(conn, target)
+            for day, name in stage_days.items():
+                final = target.day_table(day)
+                if conn.execute(
+                    "SELECT to_regclass(%s)",
+                    (sql.Identifier(target.schema, final).as_string(conn),),
+                ).fetchone()[0]:
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                            target.ident, sql.Identifier(target.schema, final)
+                        )
+                    )
+                    conn.execute(
+                        sql.SQL("DROP TABLE {}").format(sql.Identifier(target.schema, final))
+                    )
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                        sql.Identifier(target.schema, name), sql.Identifier(final)
+                    )
+                )
+                conn.execute(
+                    sql.SQL(
+                        "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
+                    ).format(
+                        target.ident,
+                        sql.Identifier(target.schema, final),
+                        _bound(day),
+                        _bound(day + dt.timedelta(days=1)),
+                    )
+                )
+            if stage_parent:
+                conn.execute(
+                    sql.SQL("DROP TABLE {}").format(sql.Identifier(target.schema, stage_parent))
+                )
+        committed = True
+        return result
+    finally:
+        if not committed:
+            _drop_quietly(url, target.schema, created)
+
+
+def load_table(
+    url: str,
+    target: TableTarget,
+    schema: pa.Schema,
+    write: Writer,
+    expected_rows: int | None = None,
+) -> LoadResult:
+    """Replace a whole (unpartitioned) table with the rows ``write`` COPYs, atomically."""
+    with connect(url, autocommit=True) as conn:
+        ensure_table(conn, target, schema)
+    stage = _stage_name(target, "")
+    committed = False
+    try:
+        with connect(url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(
+                    sql.Identifier(target.schema, stage), target.ident
+                )
+            )
+        written = write(sql.Identifier(target.schema, stage))
+        if expected_rows is not None and written != expected_rows:
+            raise WarehouseError(
+                f"Loading {target.schema}.{target.table} wrote {written} rows of {expected_rows}."
+            )
+        with connect(url, autocommit=True) as conn:
+            if target.primary_key:
+                try:
+                    _add_primary_key(conn, target.schema, stage, target.primary_key)
+                except psycopg.errors.UniqueViolation as err:
+                    raise WarehouseError(
+                        f"Duplicate primary key in the rows for {target.schema}.{target.table}: "
+                        f"{str(err).splitlines()[-1].strip()}; the previous version is kept."
+                    ) from None
+        with connect(url) as conn, conn.transaction():
+            _lock_name(conn, target)
+            conn.execute(sql.SQL("DROP TABLE {}").format(target.ident))
+            conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    sql.Identifier(target.schema, stage), sql.Identifier(target.table)
+                )
+            )
+        committed = True
+        return LoadResult({None: written})
+    finally:
+        if not committed:
+            _drop_quietly(url, target.schema, [stage])
+
+
+# ---------------------------------------------------------------------------------------------
+# reads
+
+
+def warehouse_schema(conn: psycopg.Connection, target: TableTarget) -> pa.Schema:
+    """The Arrow schema of a warehouse table, from the catalog."""
+    columns = table_columns(conn, target.schema, target.table)
+    if not columns:
+        raise WarehouseError(
+            f"Table {target.schema}.{target.table} does not exist: materialize it first."
+        )
+    return pa.schema([(name, arrow_type_of(typ)) for name, typ in columns])
+
+
+def day_query(
+    target: TableTarget, schema: pa.Schema, start: dt.date | None, end: dt.date | None
+) -> sql.Composed:
+    """``SELECT`` the table's columns for the half-open window ``[start, end)`` of days."""
+    query = sql.SQL("SELECT {} FROM {}").format(
+        sql.SQL(", ").join(sql.Identifier(n) for n in schema.names), target.ident
+    )
+    if target.partition_column and start is not None and end is not None:
+        pcol = sql.Identifier(target.partition_column)
+        query += sql.SQL(" WHERE {} >= {} AND {} < {}").format(
+            pcol, _bound(start), pcol, _bound(end)
+        )
+    return query
+
+
+def read_arrow(
+    url: str, target: TableTarget, start: dt.date | None = None, end: dt.date | None = None
+) -> pa.Table:
+    """Read the days ``[start, end)`` (or the whole table) into an Arrow table, through COPY."""
+    with connect(url) as conn:
+        schema = warehouse_schema(conn, target)
+        return read_query_arrow(conn, day_query(target, schema, start, end), schema)
+
+
+def iter_days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
+    """The days of the half-open window ``[start, end)``."""
+    day = start
+    while day < end:
+        yield day
+        day += dt.timedelta(days=1)
