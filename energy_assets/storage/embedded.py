@@ -189,7 +189,8 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "url"
     if command == "url":
         database = argv[1] if len(argv) > 1 else "energy"
-        if settings.pg_url and database == "energy":
+        if settings.pg_url:
+            # An external warehouse: Dagster's storage shares it unless DAGSTER_PG_URL is set.
             print(settings.pg_url)
         else:
             print(ensure_embedded_server(settings.home, database))

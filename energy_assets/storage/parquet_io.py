@@ -113,6 +113,13 @@ def _days_of(table: pa.Table, day_column: str | None, days: Sequence[dt.date]) -
     )
 
 
+def _write_file(table: pa.Table, path: Path) -> None:
+    # Microsecond timestamps: Spark cannot read pandas' nanoseconds.
+    pq.write_table(
+        table, path, compression="zstd", coerce_timestamps="us", allow_truncated_timestamps=True
+    )
+
+
 def write_arrow_days(
     table: pa.Table, asset_dir: Path, days: Sequence[dt.date], day_column: str | None
 ) -> None:
@@ -130,7 +137,7 @@ def write_arrow_days(
             target = day_dir(staging, day)
             target.mkdir(parents=True)
             part = body.filter(pc.equal(day_values, pa.scalar(day, pa.date32())))
-            pq.write_table(part, target / "part-00000.parquet", compression="zstd")
+            _write_file(part, target / "part-00000.parquet")
         for day in days:
             _replace_dir(day_dir(staging, day), day_dir(asset_dir, day))
     finally:
@@ -184,7 +191,7 @@ def write_whole(obj: Any, asset_dir: Path) -> None:
             obj.write.parquet(str(staging))
         else:
             staging.mkdir()
-            pq.write_table(to_arrow(obj), staging / "part-00000.parquet", compression="zstd")
+            _write_file(to_arrow(obj), staging / "part-00000.parquet")
         _replace_dir(staging, asset_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,51 @@
+# energy_assets: `make run` sets everything up and materializes the graph; `make test` tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export ENERGY_HOME ?= $(CURDIR)/.energy
+export DAGSTER_HOME ?= $(ENERGY_HOME)/dagster
+START ?= 2024-01-01
+DAYS ?= 7
+END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
+DAGSTER_URL = $$( [ -n "$$DAGSTER_PG_URL" ] && echo "$$DAGSTER_PG_URL" || $(PY) -W ignore -m energy_assets.storage.embedded url dagster )
+
+.PHONY: install run dev test lint stop clean doctor dagster-home
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'energy_assets needs Python 3.11 or newer.')"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+doctor: install
+	@$(PY) -m energy_assets.doctor
+
+dagster-home: install
+	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+## Materialize every asset for DAYS simulated days from START, as one run, then summarise.
+run: doctor dagster-home
+	DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster asset materialize \
+		-m energy_assets.definitions --select '*' --partition-range $(START)...$(END)
+	@DAGSTER_PG_URL=$(DAGSTER_URL) $(PY) -m energy_assets.summary
+
+## The Dagster UI and its daemon on 127.0.0.1:3000, over the same database.
+dev: doctor dagster-home
+	DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+test: doctor
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+## Stop the embedded PostgreSQL server.
+stop:
+	@if [ -x $(PY) ]; then $(PY) -W ignore -m energy_assets.storage.embedded stop; fi
+
+clean: stop
+	rm -rf data .energy

@@ -1,0 +1,51 @@
+"""Helpers shared by the tests: resources on temp storage, range runs."""
+
+from pathlib import Path
+
+from dagster import DagsterInstance, materialize
+
+from energy_assets.resources import SimulationResource
+from energy_assets.storage.lake import LakeResource
+from energy_assets.storage.parquet_io import ParquetIOManager
+from energy_assets.storage.postgres_io import PostgresIOManager, PostgresResource
+from energy_assets.storage.spark import SparkResource
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def project_resources(lake_dir: Path, pg_url: str, schema: str, **simulation: object) -> dict:
+    """The project's resources on a temp data dir and a test schema of a real server."""
+    spark = SparkResource(master="local[2]", ui=False)
+    lake = LakeResource(data_dir=str(lake_dir))
+    postgres = PostgresResource(url=pg_url)
+    return {
+        "spark": spark,
+        "lake": lake,
+        "postgres": postgres,
+        "simulation": SimulationResource(**simulation),
+        "parquet_io_manager": ParquetIOManager(lake=lake, spark=spark),
+        "warehouse_io_manager": PostgresIOManager(
+            postgres=postgres, spark=spark, schema_name=schema
+        ),
+    }
+
+
+def materialize_range(
+    assets,
+    resources,
+    start: str,
+    end: str,
+    selection=None,
+    instance: DagsterInstance | None = None,
+    raise_on_error: bool = True,
+):
+    """Materialize ``assets`` for the days ``start..end`` (inclusive) as one run."""
+    return materialize(
+        assets,
+        resources=resources,
+        selection=selection,
+        instance=instance,
+        tags={RANGE_START: start, RANGE_END: end},
+        raise_on_error=raise_on_error,
+    )

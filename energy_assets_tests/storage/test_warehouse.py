@@ -1,0 +1,200 @@
+"""The warehouse loader against a real PostgreSQL: COPY, the atomic day swap, failures."""
+
+import datetime as dt
+import threading
+
+import psycopg
+import pyarrow as pa
+import pytest
+from psycopg import sql
+
+from energy_assets.storage import warehouse as wh
+from energy_assets.storage.postgres_io import arrow_copy_writer, read_spark, spark_copy_writer
+
+D1, D2, D3 = dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)
+
+
+def readings(days: list[dt.date], houses: int = 3, value: float = 1.0, step: int = 60) -> pa.Table:
+    """Readings of the contract's shape: every ``step`` minutes for ``houses`` houses."""
+    rows = {"house_id": [], "simulated_timestamp": [], "consumption_kwh": [], "note": []}
+    for day in days:
+        for h in range(houses):
+            for m in range(0, 1440, step):
+                rows["house_id"].append(f"H{h:05d}")
+                rows["simulated_timestamp"].append(
+                    dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=m)
+                )
+                rows["consumption_kwh"].append(value + m / 1e4)
+                rows["note"].append('a "quoted", text' if m == 0 else None)
+    return pa.table(
+        rows,
+        schema=pa.schema(
+            [
+                ("house_id", pa.string()),
+                ("simulated_timestamp", pa.timestamp("us")),
+                ("consumption_kwh", pa.float64()),
+                ("note", pa.string()),
+            ]
+        ),
+    )
+
+
+def target(schema: str, table: str = "energy data 'raw'") -> wh.TableTarget:
+    return wh.TableTarget(schema, table, "simulated_timestamp", ("house_id", "simulated_timestamp"))
+
+
+def load(url: str, tgt: wh.TableTarget, table: pa.Table, days: list[dt.date]) -> wh.LoadResult:
+    return wh.load_days(url, tgt, table.schema, days, arrow_copy_writer(table, url))
+
+
+def partitions(url: str, tgt: wh.TableTarget) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = to_regclass(%s) ORDER BY 1",
+                (tgt.ident.as_string(conn),),
+            )
+        ]
+
+
+def test_arrow_round_trip_with_text_nulls_and_quotes(pg_url, pg_schema):
+    tgt = target(pg_schema)
+    table = readings([D1])
+    result = load(pg_url, tgt, table, [D1])
+    assert result.rows_by_day == {D1: table.num_rows}
+    back = wh.read_arrow(pg_url, tgt, D1, D2).sort_by(
+        [("house_id", "ascending"), ("simulated_timestamp", "ascending")]
+    )
+    assert back.to_pylist() == table.to_pylist()
+
+
+def test_multi_day_output_lands_in_one_partition_a_day(pg_url, pg_schema):
+    tgt = target(pg_schema)
+    result = load(pg_url, tgt, readings([D1, D2, D3]), [D1, D2, D3])
+    assert result.rows_by_day == {D1: 72, D2: 72, D3: 72}
+    assert partitions(pg_url, tgt) == [tgt.day_table(d) for d in (D1, D2, D3)]
+
+
+def test_reloading_a_day_replaces_it_and_leaves_the_others(pg_url, pg_schema):
+    tgt = target(pg_schema)
+    load(pg_url, tgt, readings([D1, D2], value=1.0), [D1, D2])
+    load(pg_url, tgt, readings([D2], houses=2, value=5.0), [D2])
+    day1 = wh.read_arrow(pg_url, tgt, D1, D2)
+    day2 = wh.read_arrow(pg_url, tgt, D2, D3)
+    assert day1.num_rows == 72 and min(day1["consumption_kwh"].to_pylist()) == 1.0
+    assert day2.num_rows == 48 and min(day2["consumption_kwh"].to_pylist()) == 5.0
+
+
+def test_duplicate_key_fails_and_keeps_the_previous_day(pg_url, pg_schema):
+    tgt = target(pg_schema)
+    load(pg_url, tgt, readings([D1]), [D1])
+    doubled = pa.concat_tables([readings([D1], value=9.0)] * 2)
+    with pytest.raises(wh.WarehouseError, match="Duplicate primary key"):
+        load(pg_url, tgt, doubled, [D1])
+    day1 = wh.read_arrow(pg_url, tgt, D1, D2)
+    assert day1.num_rows == 72 and max(day1["consumption_kwh"].to_pylist()) < 9
+    with psycopg.connect(pg_url) as conn:  # no staging table left behind
+        left = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
+            (pg_schema, "%\\_\\_stage\\_%"),
+        ).fetchone()[0]
+    assert left == 0
+
+
+def test_killed_connection_mid_copy_keeps_the_previous_day(pg_url, pg_schema):
+    tgt = target(pg_schema)
+    load(pg_url, tgt, readings([D1]), [D1])
+    new = readings([D1], value=7.0)
+
+    def dying_writer(staging) -> int:
+        with psycopg.connect(pg_url) as conn:
+            pid = conn.info.backend_pid
+            with conn.cursor().copy(
+                sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(staging)
+            ) as copy:
+                copy.write(b"H00000,2024-01-01 00:00:00,7.0,\n")
+                with psycopg.connect(pg_url, autocommit=True) as killer:
+                    killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                copy.write(b"H00001,2024-01-01 00:00:00,7.0,\n")
+        return new.num_rows
+
+    with pytest.raises((psycopg.Error, wh.WarehouseError)):
+        wh.load_days(pg_url, tgt, new.schema, [D1], dying_writer)
+    day1 = wh.read_arrow(pg_url, tgt, D1, D2)
+    assert day1.num_rows == 72 and max(day1["consumption_kwh"].to_pylist()) < 7
+
+
+def test_rows_outside_the_run_days_are_refused(pg_url, pg_schema):
+    tgt = target(pg_schema)
+    with pytest.raises(wh.WarehouseError, match="outside the days"):
+        load(pg_url, tgt, readings([D1, D3]), [D1, D2])
+    assert partitions(pg_url, tgt) == []
+
+
+def test_two_concurrent_loads_of_a_day_leave_one_copy(pg_url, pg_schema):
+    tgt = target(pg_schema)
+    load(pg_url, tgt, readings([D1]), [D1])
+    errors: list[BaseException] = []
+
+    def run(value: float) -> None:
+        try:
+            load(pg_url, tgt, readings([D1], houses=4, value=value), [D1])
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(v,)) for v in (2.0, 3.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    day1 = wh.read_arrow(pg_url, tgt, D1, D2)
+    assert day1.num_rows == 96
+    assert len({round(v) for v in day1["consumption_kwh"].to_pylist()}) == 1
+    assert partitions(pg_url, tgt) == [tgt.day_table(D1)]
+
+
+def test_whole_table_replace(pg_url, pg_schema):
+    tgt = wh.TableTarget(pg_schema, "houses", None, ("house_id",))
+    first = pa.table({"house_id": ["H1", "H2"], "profile": ["low", "high"]})
+    wh.load_table(pg_url, tgt, first.schema, arrow_copy_writer(first, pg_url))
+    second = pa.table({"house_id": ["H3"], "profile": ["medium"]})
+    wh.load_table(pg_url, tgt, second.schema, arrow_copy_writer(second, pg_url))
+    assert wh.read_arrow(pg_url, tgt).to_pylist() == [{"house_id": "H3", "profile": "medium"}]
+
+
+def test_spark_round_trip_from_the_executors(spark, pg_url, pg_schema):
+    tgt = target(pg_schema)
+    table = readings([D1, D2])
+    df = spark.createDataFrame(table.to_pandas()).repartition(3)
+    schema = pa.schema(
+        [
+            f.with_type(pa.timestamp("us")) if f.name == "simulated_timestamp" else f
+            for f in table.schema
+        ]
+    )
+    result = wh.load_days(
+        pg_url, tgt, schema, [D1, D2], spark_copy_writer(df, pg_url, schema.names)
+    )
+    assert result.rows == table.num_rows
+    back = read_spark(spark, pg_url, tgt, D1, D3)
+    assert back.count() == table.num_rows
+    assert back.where("note IS NOT NULL").count() == 6
+
+
+def test_unreachable_server_is_one_sentence():
+    with pytest.raises(wh.WarehouseError, match=r"^PostgreSQL at .*:1/nowhere is unreachable"):
+        wh.connect("postgresql://nobody:secret@127.0.0.1:1/nowhere")
+
+
+def test_missing_table_read_says_materialize_first(pg_url, pg_schema):
+    with pytest.raises(wh.WarehouseError, match="does not exist: materialize it first"):
+        wh.read_arrow(pg_url, target(pg_schema, "never"))
+
+
+def test_long_names_stay_unique_within_63_bytes():
+    a = wh.bounded_name("x" * 70, "_p20240101")
+    b = wh.bounded_name("x" * 69 + "y", "_p20240101")
+    assert len(a.encode()) <= 63 and len(b.encode()) <= 63 and a != b

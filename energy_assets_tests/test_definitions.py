@@ -1,0 +1,40 @@
+"""The whole Definitions object, loaded once: what it exposes and how it is wired."""
+
+from dagster import EnvVar
+from dagster._core.definitions.backfill_policy import BackfillPolicyType
+
+from energy_assets.definitions import defs
+from energy_assets.partitions import simulated_days
+
+
+def test_every_partitioned_asset_shares_one_definition_and_runs_ranges_in_one_run():
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    assert len(keys) >= 5
+    for key in keys:
+        node = graph.get(key)
+        assert node.backfill_policy is not None, key
+        assert node.backfill_policy.policy_type == BackfillPolicyType.SINGLE_RUN, key
+        if key.path[-1] != "houses":
+            assert node.partitions_def == simulated_days, key
+
+
+def test_partitions_cover_two_years_of_utc_days():
+    keys = simulated_days.get_partition_keys()
+    assert keys[0] == "2024-01-01" and keys[-1] == "2025-12-31"
+    assert simulated_days.timezone == "UTC"
+
+
+def test_in_process_executor_and_the_job():
+    assert defs.executor.name == "in_process"
+    assert defs.resolve_job_def("everything") is not None
+
+
+def test_no_secret_in_resource_config(monkeypatch):
+    from energy_assets.resources import build_resources
+    from energy_assets.settings import load_settings
+
+    monkeypatch.setenv("ENERGY_PG_URL", "postgresql://u:hunter2@db:5432/energy")
+    resources = build_resources(load_settings())
+    url = resources["postgres"].url
+    assert isinstance(url, EnvVar) and url.env_var_name == "ENERGY_PG_URL"
