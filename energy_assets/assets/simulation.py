@@ -23,9 +23,10 @@ from dagster import (
 from energy_assets.partitions import simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.simulation.houses import make_houses
-from energy_assets.simulation.on_spark import simulate_on_spark
+from energy_assets.simulation.meter import RAW_SCHEMA, TRUTH_SCHEMA
+from energy_assets.simulation.on_spark import simulate_to_parquet
 from energy_assets.storage.lake import LakeResource
-from energy_assets.storage.parquet_io import DAY, day_dir
+from energy_assets.storage.parquet_io import DAY, StagedParquet, day_dir
 from energy_assets.storage.spark import SparkResource
 
 GROUP = "simulation"
@@ -93,36 +94,53 @@ def simulated_meters(
     settings = simulation.settings()
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     session = spark.session
-    staging = lake.path(".staging", f"simulation_truth-{uuid.uuid4().hex[:8]}")
+    run_dir = lake.path(".staging", f"simulation-{uuid.uuid4().hex[:8]}")
+    raw_staging, truth_staging = run_dir / "raw_readings", run_dir / "simulation_truth"
     try:
-        raw = simulate_on_spark(session, houses, days, settings, staging)
+        rows_by_day = simulate_to_parquet(
+            session, houses, days, settings, raw_staging, truth_staging
+        )
         yield Output(
-            raw,
+            StagedParquet(raw_staging, RAW_SCHEMA),
             "raw_readings",
             metadata={
                 "houses": houses.num_rows,
                 "interval_minutes": settings.interval_minutes,
                 "seed": settings.seed,
+                "climate": settings.climate,
             },
         )
-        truth = session.read.option("basePath", str(staging)).parquet(
-            *[str(day_dir(staging, d)) for d in days]
-        )
-        truth_table = ds.dataset(str(staging), format="parquet", partitioning="hive").to_table(
-            columns=["kind", DAY]
-        )
+        truth_table = ds.dataset(
+            str(truth_staging), format="parquet", partitioning="hive"
+        ).to_table(columns=["kind", DAY])
         kinds = pc.value_counts(truth_table["kind"]).to_pylist()
         yield Output(
-            truth, "simulation_truth", metadata={f"kind/{k['values']}": k["counts"] for k in kinds}
+            StagedParquet(truth_staging, TRUTH_SCHEMA.remove(TRUTH_SCHEMA.get_field_index(DAY))),
+            "simulation_truth",
+            metadata={f"kind/{k['values']}": k["counts"] for k in kinds},
         )
         yield from raw_checks(
-            session, lake, days, houses.num_rows, settings.intervals_per_day, truth_table
+            session,
+            lake,
+            days,
+            houses.num_rows,
+            settings.intervals_per_day,
+            truth_table,
+            rows_by_day,
         )
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def raw_checks(session, lake: LakeResource, days, n_houses: int, intervals: int, truth: pa.Table):
+def raw_checks(
+    session,
+    lake: LakeResource,
+    days,
+    n_houses: int,
+    intervals: int,
+    truth: pa.Table,
+    simulated_rows: dict[str, int],
+):
     """The raw-readings checks, computed on the Parquet that was just written."""
     from pyspark.sql import functions as F
 
@@ -148,8 +166,12 @@ def raw_checks(session, lake: LakeResource, days, n_houses: int, intervals: int,
             counts.get((d, "duplicate_conflicting"), 0)
         )
         expected = n_houses * intervals - gaps + dups
-        if rows != expected:
-            wrong_counts[d] = {"rows": rows, "expected": expected}
+        if rows != expected or rows != simulated_rows.get(d, 0):
+            wrong_counts[d] = {
+                "rows": rows,
+                "expected": expected,
+                "simulated": simulated_rows.get(d, 0),
+            }
     yield AssetCheckResult(
         check_name="every_house_every_day",
         asset_key="raw_readings",

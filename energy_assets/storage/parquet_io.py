@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,14 @@ from energy_assets.storage.spark import SparkResource
 
 DAY = "day"
 DAY_PARTITIONING = ds.partitioning(pa.schema([(DAY, pa.date32())]), flavor="hive")
+
+
+@dataclass(frozen=True)
+class StagedParquet:
+    """Day folders already written (by Spark tasks) under ``path``, to be moved into place."""
+
+    path: Path
+    schema: pa.Schema
 
 
 class ParquetStoreError(RuntimeError):
@@ -182,6 +191,23 @@ def write_spark_days(
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def move_staged_days(staged: StagedParquet, asset_dir: Path, days: Sequence[dt.date]) -> None:
+    """Move staged day folders into place, one atomic rename a day; empty days get a file."""
+    asset_dir.mkdir(parents=True, exist_ok=True)
+    wanted = {str(d) for d in days}
+    written = {p.name.split("=", 1)[1] for p in staged.path.glob(f"{DAY}=*")}
+    if written - wanted:
+        raise ParquetStoreError(
+            f"The output holds rows for days {sorted(written - wanted)} outside the run's days."
+        )
+    for day in sorted(wanted - written):
+        target = day_dir(staged.path, day)
+        target.mkdir(parents=True)
+        _write_file(staged.schema.empty_table(), target / "part-00000.parquet")
+    for day in days:
+        _replace_dir(day_dir(staged.path, day), day_dir(asset_dir, day))
+
+
 def write_whole(obj: Any, asset_dir: Path) -> None:
     """Write an unpartitioned asset to ``asset_dir``, replacing it atomically."""
     asset_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -237,7 +263,9 @@ class ParquetIOManager(ConfigurableIOManager):
         day_column = (context.definition_metadata or {}).get("partition_expr")
         if context.has_asset_partitions:
             days = [dt.date.fromisoformat(k) for k in context.asset_partition_keys]
-            if _is_spark_frame(obj):
+            if isinstance(obj, StagedParquet):
+                move_staged_days(obj, asset_dir, days)
+            elif _is_spark_frame(obj):
                 write_spark_days(obj, asset_dir, days, day_column)
             else:
                 write_arrow_days(to_arrow(obj), asset_dir, days, day_column)
