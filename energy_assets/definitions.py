@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
+from energy_assets.assets.cleaning import vee
+from energy_assets.assets.evaluation import cleaning_evaluation
 from energy_assets.assets.simulation import houses, simulated_meters
-from energy_assets.assets.warehouse import energy_data_raw, warehouse_houses
+from energy_assets.assets.warehouse import (
+    energy_data_cleaned,
+    energy_data_raw,
+    energy_data_rejected,
+    warehouse_houses,
+)
 from energy_assets.partitions import simulated_days
 from energy_assets.resources import build_resources
 from energy_assets.settings import load_settings
@@ -18,7 +25,16 @@ everything = define_asset_job(
 )
 
 defs = Definitions(
-    assets=[houses, simulated_meters, warehouse_houses, energy_data_raw],
+    assets=[
+        houses,
+        simulated_meters,
+        vee,
+        cleaning_evaluation,
+        warehouse_houses,
+        energy_data_raw,
+        energy_data_cleaned,
+        energy_data_rejected,
+    ],
     jobs=[everything],
     resources=build_resources(settings),
     # One process per run, so one Spark JVM per run: the multiprocess executor would start a

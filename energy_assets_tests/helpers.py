@@ -18,7 +18,7 @@ def project_resources(lake_dir: Path, pg_url: str, schema: str, **simulation: ob
     """The project's resources on a temp data dir and a test schema of a real server."""
     spark = SparkResource(master="local[2]", ui=False)
     lake = LakeResource(data_dir=str(lake_dir))
-    postgres = PostgresResource(url=pg_url)
+    postgres = PostgresResource(url=pg_url, warehouse_schema=schema)
     return {
         "spark": spark,
         "lake": lake,

@@ -1,12 +1,33 @@
-"""PostgreSQL warehouse tables, loaded from their Parquet twins by the PostgreSQL IO manager."""
+"""PostgreSQL warehouse tables, loaded from their Parquet twins by the PostgreSQL IO manager.
 
-from dagster import AssetIn, AssetKey, asset
+Each partitioned table carries a blocking check that it holds exactly the rows of its Parquet
+twin, day by day, read back from PostgreSQL after the swap.
+"""
+
+import datetime as dt
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    MetadataValue,
+    Output,
+    asset,
+)
+from psycopg import sql
 from pyspark.sql import DataFrame
 
 from energy_assets.partitions import simulated_days, single_run
+from energy_assets.storage.lake import LakeResource
+from energy_assets.storage.parquet_io import count_rows, day_dir
+from energy_assets.storage.postgres_io import PostgresResource
 
 GROUP = "warehouse"
 PREFIX = ["warehouse"]
+TS = "simulated_timestamp"
 
 
 @asset(
@@ -24,23 +45,121 @@ def warehouse_houses(registry: DataFrame) -> DataFrame:
     return registry
 
 
-@asset(
-    key_prefix=PREFIX,
-    ins={"raw_readings": AssetIn(key=AssetKey("raw_readings"))},
-    group_name=GROUP,
-    io_manager_key="warehouse_io_manager",
-    partitions_def=simulated_days,
-    backfill_policy=single_run,
-    metadata={"partition_expr": "simulated_timestamp"},
-    kinds={"spark", "postgres"},
+def twin_check(name: str) -> AssetCheckSpec:
+    """The blocking check that a table holds exactly its Parquet twin's rows."""
+    return AssetCheckSpec(
+        "matches_parquet",
+        asset=AssetKey([*PREFIX, name]),
+        blocking=True,
+        description="rows per day equal the Parquet twin's",
+    )
+
+
+def twin_result(
+    name: str, twin: str, days, postgres: PostgresResource, lake: LakeResource
+) -> AssetCheckResult:
+    """Compare rows per day in PostgreSQL (after the swap) with the Parquet footers."""
+    table = sql.Identifier(postgres.warehouse_schema, name)
+    with postgres.connect() as conn:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT {ts}::date AS day, count(*) FROM {t} WHERE {ts} >= %s AND {ts} < %s "
+                "GROUP BY 1"
+            ).format(ts=sql.Identifier(TS), t=table),
+            (min(days), max(days) + dt.timedelta(days=1)),
+        ).fetchall()
+    in_pg = {str(d): n for d, n in rows}
+    in_parquet = {str(d): count_rows(day_dir(lake.path(twin), d)) for d in days}
+    off = {
+        d: {"postgres": in_pg.get(d, 0), "parquet": n}
+        for d, n in in_parquet.items()
+        if in_pg.get(d, 0) != n
+    }
+    return AssetCheckResult(
+        check_name="matches_parquet",
+        asset_key=AssetKey([*PREFIX, name]),
+        passed=not off,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "rows_postgres": sum(in_pg.values()),
+            "rows_parquet": sum(in_parquet.values()),
+            "days_off": MetadataValue.json(off),
+        },
+    )
+
+
+def _days(context: AssetExecutionContext) -> list[dt.date]:
+    return [dt.date.fromisoformat(k) for k in context.partition_keys]
+
+
+def _table_asset(
+    name: str, twin: str, columns: tuple[str, ...], primary_key: list[str] | None, doc: str
+):
+    metadata = {"partition_expr": TS}
+    if primary_key:
+        metadata["primary_key"] = primary_key
+
+    @asset(
+        key_prefix=PREFIX,
+        name=name,
+        ins={"twin": AssetIn(key=AssetKey(twin))},
+        group_name=GROUP,
+        io_manager_key="warehouse_io_manager",
+        partitions_def=simulated_days,
+        backfill_policy=single_run,
+        metadata=metadata,
+        kinds={"spark", "postgres"},
+        check_specs=[twin_check(name)],
+        description=doc,
+    )
+    def load(
+        context: AssetExecutionContext,
+        twin: DataFrame,
+        postgres: PostgresResource,
+        lake: LakeResource,
+    ):
+        yield Output(twin.select(*columns))
+        yield twin_result(name, twin_name, _days(context), postgres, lake)
+
+    twin_name = twin
+    return load
+
+
+RAW = (
+    "ingested_at",
+    "simulated_timestamp",
+    "house_id",
+    "consumption_kwh",
+    "temperature",
+    "voltage",
 )
-def energy_data_raw(raw_readings: DataFrame) -> DataFrame:
-    """``energy.energy_data_raw``: every raw reading, values as text, nothing dropped."""
-    return raw_readings.select(
+energy_data_raw = _table_asset(
+    "energy_data_raw",
+    "raw_readings",
+    RAW,
+    None,
+    "energy.energy_data_raw: every raw reading, values as text, nothing dropped.",
+)
+energy_data_cleaned = _table_asset(
+    "energy_data_cleaned",
+    "cleaned_readings",
+    (
         "ingested_at",
         "simulated_timestamp",
         "house_id",
         "consumption_kwh",
         "temperature",
         "voltage",
-    )
+        "is_estimated",
+        "quality_flags",
+    ),
+    ["house_id", TS],
+    "energy.energy_data_cleaned: one reading a house and interval, double precision.",
+)
+energy_data_rejected = _table_asset(
+    "energy_data_rejected",
+    "rejected_readings",
+    (*RAW, "reason"),
+    None,
+    "energy.energy_data_rejected: refused readings as delivered, with the reason.",
+)

@@ -44,6 +44,7 @@ class PostgresResource(ConfigurableResource):
     url: str | None = None
     home: str = ".energy"
     database: str = "energy"
+    warehouse_schema: str = "energy"
 
     def conninfo(self) -> str:
         """A connection URL, starting the embedded server when no URL is configured."""
@@ -120,7 +121,7 @@ def arrow_copy_writer(table: pa.Table, url: str, streams: int | None = None) -> 
 
 
 class PostgresIOManager(ConfigurableIOManager):
-    """Stores each asset as a table in ``schema`` (default ``energy``), one partition a day.
+    """Stores each asset as a table of the resource's schema (``energy``), one partition a day.
 
     Asset metadata read: ``partition_expr`` (the timestamp column days are cut by),
     ``primary_key`` (a list of columns), ``schema`` and ``table`` (overrides).
@@ -128,11 +129,10 @@ class PostgresIOManager(ConfigurableIOManager):
 
     postgres: PostgresResource
     spark: SparkResource
-    schema_name: str = "energy"
 
     def _target(self, context: OutputContext | InputContext, metadata: dict) -> TableTarget:
         return TableTarget(
-            schema=metadata.get("schema", self.schema_name),
+            schema=metadata.get("schema", self.postgres.warehouse_schema),
             table=metadata.get("table", context.asset_key.path[-1]),
             partition_column=metadata.get("partition_expr")
             if context.has_asset_partitions
