@@ -1,0 +1,197 @@
+"""Every cleaning rule on small hand-made frames: each must fire, and only where it should."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from energy_assets.cleaning.rules import (
+    ALL_RULES,
+    REJECT_CODES,
+    ROW_RULES,
+    CleaningParams,
+    markdown_table,
+)
+from energy_assets.cleaning.schema import schema_errors
+from energy_assets.cleaning.vee import classify, cleaned, rejected
+
+SCHEMA = (
+    "house_id string, simulated_timestamp timestamp_ntz, ingested_at timestamp_ntz, "
+    "consumption_kwh string, temperature string, voltage string"
+)
+P = CleaningParams(interval_minutes=60, nominal_voltage=220.0)
+
+
+def at(hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2024, 1, 1) + dt.timedelta(hours=hour, minutes=minute)
+
+
+def day_of(values, house="H1"):
+    """A clean day of hourly readings with distinct values; overrides by hour."""
+    rows = []
+    for h in range(24):
+        kwh, temp, volt = values.get(h, (f"{0.2 + 0.01 * h:.4f}", "12.5", "226.0"))
+        rows.append((house, at(h), at(h, 5), kwh, temp, volt))
+    return rows
+
+
+def fates(spark, rows, params=P):
+    df = spark.createDataFrame(rows, SCHEMA)
+    c = classify(df, params)
+    return {
+        (r["simulated_timestamp"].hour, r["ingested_at"].minute if r["ingested_at"] else None): r[
+            "reason"
+        ]
+        for r in c.select("simulated_timestamp", "ingested_at", "reason").collect()
+    }
+
+
+@pytest.mark.parametrize(
+    "field,value,code",
+    [
+        ("kwh", None, "consumption_missing"),
+        ("kwh", "  ", "consumption_missing"),
+        ("kwh", "NaN", "consumption_nan"),
+        ("kwh", "-9999", "consumption_sentinel"),
+        ("kwh", "9999", "consumption_sentinel"),
+        ("kwh", "error", "consumption_not_numeric"),
+        ("kwh", "-0.3", "consumption_negative"),
+        ("kwh", "250.5", "consumption_above_service"),
+        ("temp", None, "temperature_missing"),
+        ("temp", "NaN", "temperature_nan"),
+        ("temp", "-9999", "temperature_sentinel"),
+        ("temp", "error", "temperature_not_numeric"),
+        ("temp", "75", "temperature_implausible"),
+        ("volt", None, "voltage_missing"),
+        ("volt", "nan", "voltage_nan"),
+        ("volt", "9999", "voltage_sentinel"),
+        ("volt", "error", "voltage_not_numeric"),
+        ("volt", "40", "voltage_implausible"),
+    ],
+)
+def test_each_row_rule_fires_alone(spark, field, value, code):
+    good = ("0.31", "12.5", "226.0")
+    bad = {
+        "kwh": (value, *good[1:]),
+        "temp": (good[0], value, good[2]),
+        "volt": (*good[:2], value),
+    }[field]
+    result = fates(spark, day_of({7: bad}))
+    assert result[(7, 5)] == code
+    assert sum(r is not None for r in result.values()) == 1
+
+
+def test_every_row_rule_is_exercised_above():
+    tested = {
+        "consumption_missing",
+        "consumption_nan",
+        "consumption_sentinel",
+        "consumption_not_numeric",
+        "consumption_negative",
+        "consumption_above_service",
+        "temperature_missing",
+        "temperature_nan",
+        "temperature_sentinel",
+        "temperature_not_numeric",
+        "temperature_implausible",
+        "voltage_missing",
+        "voltage_nan",
+        "voltage_sentinel",
+        "voltage_not_numeric",
+        "voltage_implausible",
+    }
+    assert tested == {r.code for r in ROW_RULES}
+
+
+def test_identical_duplicate_collapses_to_one(spark):
+    rows = day_of({})
+    rows.append(rows[4])
+    c = classify(spark.createDataFrame(rows, SCHEMA), P)
+    reasons = [r["reason"] for r in c.where("hour(simulated_timestamp) = 4").collect()]
+    assert sorted(reasons, key=str) == sorted([None, "duplicate_identical"], key=str)
+
+
+def test_conflicting_duplicate_keeps_the_latest_and_says_so(spark):
+    rows = day_of({})
+    rows.append(("H1", at(9), at(9, 1), "0.9999", "12.5", "226.0"))  # earlier, wrong
+    result = fates(spark, rows)
+    assert result[(9, 1)] == "duplicate_superseded" and result[(9, 5)] is None
+    df = cleaned(classify(spark.createDataFrame(rows, SCHEMA), P), P)
+    kept = df.where("hour(simulated_timestamp) = 9").collect()
+    assert len(kept) == 1 and kept[0]["consumption_kwh"] == pytest.approx(0.29)
+    assert "conflict_resolved" in kept[0]["quality_flags"]
+
+
+def test_a_later_invalid_delivery_does_not_replace_a_valid_one(spark):
+    rows = day_of({})
+    rows.append(("H1", at(9), at(9, 30), "error", "12.5", "226.0"))
+    result = fates(spark, rows)
+    assert result[(9, 30)] == "consumption_not_numeric" and result[(9, 5)] is None
+
+
+def test_stuck_meter_rejects_the_repeats_not_the_first_value(spark):
+    stuck = {h: ("0.2500", "12.5", "226.0") for h in range(10, 14)}
+    result = fates(spark, day_of(stuck))
+    assert result[(10, 5)] is None
+    assert [result[(h, 5)] for h in (11, 12, 13)] == ["stuck_meter"] * 3
+    # One repeat is not a stuck meter: at 60-minute intervals it takes two after the first.
+    short = fates(spark, day_of({10: ("0.2500", "12.5", "226.0"), 11: ("0.2500", "12.5", "226.0")}))
+    assert short[(11, 5)] is None
+    once = fates(spark, day_of({}))
+    assert all(v is None for v in once.values())
+
+
+def test_stuck_run_length_follows_the_interval(spark):
+    params = CleaningParams(interval_minutes=15)
+    assert params.stuck_run == 4
+    rows = [
+        ("H1", at(0, 15 * i), at(0, 15 * i + 5), f"{0.05 + 0.001 * i:.4f}", "12", "226")
+        for i in range(96)
+    ]
+    for i in range(20, 23):  # the first value and 2 repeats: 30 minutes, not stuck
+        rows[i] = (*rows[i][:3], "0.0700", *rows[i][4:])
+    c = classify(spark.createDataFrame(rows, SCHEMA), params)
+    assert c.where("reason IS NOT NULL").count() == 0
+
+
+def test_late_and_out_of_order_land_in_their_interval(spark):
+    rows = day_of({})
+    rows[3] = ("H1", at(3), at(20), *rows[3][3:])  # late
+    rows[5] = ("H1", at(5), at(4, 1), *rows[5][3:])  # before the 04:00 reading arrived
+    df = cleaned(classify(spark.createDataFrame(rows, SCHEMA), P), P)
+    assert df.count() == 24
+    flags = {r["simulated_timestamp"].hour: r["quality_flags"] for r in df.collect()}
+    assert flags[3] == "late_delivery" and flags[5] == ""
+
+
+def test_short_gaps_are_interpolated_long_gaps_stay(spark):
+    rows = [r for r in day_of({}) if r[1].hour not in (6, 12, 13, 14)]
+    df = cleaned(classify(spark.createDataFrame(rows, SCHEMA), P), P)
+    got = {r["simulated_timestamp"].hour: r for r in df.collect()}
+    assert got[6]["is_estimated"] and got[6]["consumption_kwh"] == pytest.approx(0.26)
+    assert got[6]["ingested_at"] is None and got[6]["quality_flags"] == "estimated"
+    assert 12 not in got and 13 not in got and 14 not in got
+    edges = [r for r in day_of({}) if r[1].hour not in (0, 23)]
+    got = {
+        r["simulated_timestamp"].hour: r
+        for r in cleaned(classify(spark.createDataFrame(edges, SCHEMA), P), P).collect()
+    }
+    assert got[0]["is_estimated"] and got[0]["consumption_kwh"] == pytest.approx(0.21)
+    assert got[23]["is_estimated"] and got[23]["consumption_kwh"] == pytest.approx(0.42)
+
+
+def test_rejected_rows_replaced_by_estimates_and_everything_accounted_for(spark):
+    rows = day_of({8: ("error", "12.5", "226.0")})
+    c = classify(spark.createDataFrame(rows, SCHEMA), P)
+    clean, rej = cleaned(c, P), rejected(c)
+    assert rej.count() == 1 and rej.first()["consumption_kwh"] == "error"
+    assert clean.count() == 24 and clean.where("is_estimated").count() == 1
+    assert clean.where(~F.col("is_estimated")).count() + rej.count() == len(rows)
+    assert schema_errors(clean.drop("day"), P) == {}
+
+
+def test_validation_doc_is_generated_from_the_rules():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "validation.md").read_text()
+    assert markdown_table() in doc
+    assert {r.code for r in ALL_RULES} >= set(REJECT_CODES)
