@@ -50,9 +50,14 @@ class Rule:
     condition: Callable[[CleaningParams], Column] | None = None  # row rules only
 
 
-def parsed(name: str) -> Column:
-    """A raw text value as a double (null when it does not parse)."""
+def parsing(name: str) -> Column:
+    """The expression that parses a raw text value as a double (null when it does not parse)."""
     return F.expr(f"try_cast(trim(`{name}`) AS DOUBLE)")
+
+
+def parsed(name: str) -> Column:
+    """The parsed value of a raw field: the ``_<name>`` column ``classify`` adds once."""
+    return F.col(f"_{name}")
 
 
 def _missing(name: str) -> Callable[[CleaningParams], Column]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from energy_assets.cleaning.rules import CleaningParams, parsed, row_reason
+from energy_assets.cleaning.rules import CleaningParams, parsing, row_reason
 
 VALUES = ("consumption_kwh", "temperature", "voltage")
 RAW_COLUMNS = ("house_id", "simulated_timestamp", "ingested_at", *VALUES)
@@ -37,69 +37,71 @@ def _same(a: Column, b: Column) -> Column:
 
 
 def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
-    """Every raw row with ``reason`` (null when kept), parsed values and flags."""
+    """Every raw row with ``reason`` (null when kept), parsed values and flags.
+
+    Two sorts per house-day, whatever the size: frames only look back (Spark evaluates
+    "unbounded following" frames row by row), and the second window's order is chosen so that
+    the third reuses it.
+    """
     day = F.col("day") if "day" in raw.columns else F.to_date("simulated_timestamp")
-    df = raw.select(*RAW_COLUMNS, day.alias("day")).withColumn("reason", row_reason(params))
+    df = raw.select(*RAW_COLUMNS, day.alias("day"))
     for name in VALUES:
-        df = df.withColumn(f"_{name}", parsed(name))
+        df = df.withColumn(f"_{name}", parsing(name))
+    df = df.withColumn("reason", row_reason(params))
     valid = F.col("reason").isNull()
+    kwh = F.col("_consumption_kwh")
+    ts = F.col("simulated_timestamp")
 
-    # One ordering serves every window: by house-day, interval, latest delivery first.
-    order = [F.col("simulated_timestamp"), F.desc("ingested_at"), *[F.col(v) for v in VALUES]]
-    by_interval = Window.partitionBy("house_id", "day", "simulated_timestamp").orderBy(*order[1:])
-    earlier = by_interval.rowsBetween(Window.unboundedPreceding, -1)
-    identical = F.lit(True)
-    for name in ("ingested_at", *VALUES):
-        identical = identical & _same(F.col(name), F.lag(name).over(by_interval))
-    valid_before = F.coalesce(F.sum(valid.cast("int")).over(earlier), F.lit(0)) > 0
-    # Conflicting: valid deliveries of the interval disagree on the value.
-    values_in_interval = F.size(
-        F.collect_set(F.when(valid, F.col("_consumption_kwh"))).over(
-            by_interval.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-        )
-    )
-    df = (
-        df.select(
-            "*",
-            F.when(valid & F.coalesce(identical, F.lit(False)), F.lit("duplicate_identical"))
-            .when(valid & valid_before, F.lit("duplicate_superseded"))
-            .otherwise(F.col("reason"))
-            .alias("_reason"),
-            (values_in_interval > 1).alias("_conflict"),
-        )
-        .drop("reason")
-        .withColumnRenamed("_reason", "reason")
-    )
-
-    # Stuck meters: runs of one consumption value over the kept readings of a house-day.
-    by_day = Window.partitionBy("house_id", "day").orderBy(*order)
-    kept = F.col("reason").isNull()
+    # Sort 1: by house-day, interval, latest delivery first. Duplicates: an earlier row in this
+    # order with the same interval. Identical: the row just before is the same delivery.
+    tie = [F.desc("ingested_at"), *[F.col(v) for v in VALUES]]
+    by_day = Window.partitionBy("house_id", "day").orderBy(ts, *tie)
     before = by_day.rowsBetween(Window.unboundedPreceding, -1)
     upto = by_day.rowsBetween(Window.unboundedPreceding, 0)
-    after = by_day.rowsBetween(1, Window.unboundedFollowing)
-    kwh = F.col("_consumption_kwh")
-    df = df.withColumn("_prev_kwh", F.last(F.when(kept, kwh), ignorenulls=True).over(before))
-    df = df.withColumn("_kept_idx", F.sum(kept.cast("int")).over(upto))
-    new_run = kept & (F.col("_prev_kwh").isNull() | (F.col("_prev_kwh") != kwh))
-    df = df.withColumn("_run_start", F.last(F.when(new_run, F.col("_kept_idx")), True).over(upto))
-    df = df.withColumn(
-        "_next_start", F.first(F.when(new_run, F.col("_kept_idx")), True).over(after)
+    identical = ts == F.lag("simulated_timestamp").over(by_day)
+    for name in ("ingested_at", *VALUES):
+        identical = identical & _same(F.col(name), F.lag(name).over(by_day))
+    last_valid_ts = F.last(F.when(valid, ts), ignorenulls=True).over(before)
+    # The kept delivery disagrees with the next valid one of its interval: a resolved conflict.
+    nxt = F.lead("simulated_timestamp").over(by_day)
+    conflict = valid & (nxt == ts) & F.lead(valid).over(by_day) & ~_same(
+        F.lead("_consumption_kwh").over(by_day), kwh
     )
-    total_kept = F.sum(kept.cast("int")).over(
-        by_day.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    df = df.select(
+        "*",
+        F.when(valid & F.coalesce(identical, F.lit(False)), F.lit("duplicate_identical"))
+        .when(valid & F.coalesce(last_valid_ts == ts, F.lit(False)), F.lit("duplicate_superseded"))
+        .otherwise(F.col("reason"))
+        .alias("_reason"),
+        F.coalesce(conflict, F.lit(False)).alias("_conflict"),
+    ).drop("reason").withColumnRenamed("_reason", "reason")
+
+    # Stuck meters: runs of one consumption value over the kept readings, numbered in sort 1.
+    kept = F.col("reason").isNull()
+    prev_kwh = F.last(F.when(kept, kwh), ignorenulls=True).over(before)
+    df = df.withColumn("_new_run", kept & (prev_kwh.isNull() | (prev_kwh != kwh)))
+    df = df.withColumn("_run", F.sum(F.col("_new_run").cast("int")).over(upto))
+    # Sort 2: by run. Runs number rows in time order, so (run, time) is time order again and the
+    # neighbour windows below reuse this sort.
+    by_run = Window.partitionBy("house_id", "day", "_run").orderBy(ts, *tie)
+    run_len = F.sum(kept.cast("int")).over(
+        by_run.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     )
-    run_len = F.coalesce(F.col("_next_start"), total_kept + 1) - F.col("_run_start")
-    stuck = kept & (F.col("_kept_idx") > F.col("_run_start")) & (run_len >= params.stuck_run + 1)
+    stuck = kept & ~F.col("_new_run") & (run_len >= params.stuck_run + 1)
     df = df.withColumn("reason", F.when(stuck, F.lit("stuck_meter")).otherwise(F.col("reason")))
 
     # Neighbours among the readings finally kept, for gap estimation.
+    in_time = Window.partitionBy("house_id", "day").orderBy("_run", ts, *tie)
     kept = F.col("reason").isNull()
+    previous = in_time.rowsBetween(Window.unboundedPreceding, -1)
     for name in ("simulated_timestamp", *[f"_{v}" for v in VALUES]):
-        df = df.withColumn(f"_prev{name}", F.last(F.when(kept, F.col(name)), True).over(before))
-    df = df.withColumn(
-        "_next_ts", F.first(F.when(kept, F.col("simulated_timestamp")), True).over(after)
+        df = df.withColumn(f"_prev{name}", F.last(F.when(kept, F.col(name)), True).over(previous))
+    kept_idx = F.sum(kept.cast("int")).over(in_time.rowsBetween(Window.unboundedPreceding, 0))
+    total_kept = F.sum(kept.cast("int")).over(
+        in_time.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     )
-    late = (_epoch(F.col("ingested_at")) - _epoch(F.col("simulated_timestamp"))) > (
+    df = df.withColumn("_last_kept", kept & (kept_idx == total_kept))
+    late = (_epoch(F.col("ingested_at")) - _epoch(ts)) > (
         (params.interval_minutes + params.late_after_minutes) * 60
     )
     flags = F.concat_ws(
@@ -152,7 +154,7 @@ def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
     )
     pieces.append(lead)
     trail = (
-        kept.where(F.col("_next_ts").isNull())
+        kept.where(F.col("_last_kept"))
         .where((trail_missing >= 1) & (trail_missing <= max_missing))
         .select(
             "house_id",
