@@ -41,10 +41,12 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
     lo_t, hi_t = TEMPERATURE_RANGE_C
 
     def field(col: str, label: str, parsed: str) -> str:
-        return (f"WHEN {col} IS NULL OR trim({col}) = '' THEN '{label}_missing' "
-                f"WHEN isnan({parsed}) THEN '{label}_nan' "
-                f"WHEN {parsed} IN ({sent}) THEN '{label}_sentinel' "
-                f"WHEN {parsed} IS NULL THEN '{label}_not_numeric' ")
+        return (
+            f"WHEN {col} IS NULL OR trim({col}) = '' THEN '{label}_missing' "
+            f"WHEN isnan({parsed}) THEN '{label}_nan' "
+            f"WHEN {parsed} IN ({sent}) THEN '{label}_sentinel' "
+            f"WHEN {parsed} IS NULL THEN '{label}_not_numeric' "
+        )
 
     step = p.interval_minutes * 60
     max_missing = p.max_gap_minutes // p.interval_minutes
@@ -57,11 +59,11 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
              TRY_CAST(trim(voltage) AS DOUBLE) AS v
       FROM read_parquet('{raw_glob}', hive_partitioning = false)
     ), r AS (
-      SELECT *, CASE {field('consumption_kwh', 'consumption', 'k')}
+      SELECT *, CASE {field("consumption_kwh", "consumption", "k")}
         WHEN k < 0 THEN 'consumption_negative' WHEN k > {p.max_kwh} THEN 'consumption_above_service'
-        {field('temperature', 'temperature', 't')}
+        {field("temperature", "temperature", "t")}
         WHEN NOT (t BETWEEN {lo_t} AND {hi_t}) THEN 'temperature_implausible'
-        {field('voltage', 'voltage', 'v')}
+        {field("voltage", "voltage", "v")}
         WHEN NOT (v BETWEEN {lo_v} AND {hi_v}) THEN 'voltage_implausible' END AS reason0
       FROM p
     ), d AS (
@@ -150,18 +152,25 @@ def main() -> int:
 
     spark = get_spark("local[*]", ui=False, driver_memory="6g")
     print(f"machine: {os.cpu_count()} cores; one day at {args.interval} minute(s)")
-    print(f"| {'houses':>7} | {'raw rows':>11} | {'Spark s':>8} | {'Spark rows/s':>12} | "
-          f"{'DuckDB s':>8} | {'DuckDB rows/s':>13} | {'Spark/DuckDB':>12} | {'same result':>11} |")
-    print(f"|{'-' * 9}|{'-' * 13}|{'-' * 10}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 14}|{'-' * 13}|")
+    print(
+        f"| {'houses':>7} | {'raw rows':>11} | {'Spark s':>8} | {'Spark rows/s':>12} | "
+        f"{'DuckDB s':>8} | {'DuckDB rows/s':>13} | {'Spark/DuckDB':>12} | {'same result':>11} |"
+    )
+    print(
+        f"|{'-' * 9}|{'-' * 13}|{'-' * 10}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 14}|{'-' * 13}|"
+    )
     for n_houses in args.houses:
         work = Path(tempfile.mkdtemp(prefix="energy-clean-bench-"))
         try:
             settings = SimulationSettings(houses=n_houses, interval_minutes=args.interval)
-            counts = simulate_to_parquet(spark, make_houses(settings), [DAY], settings,
-                                         work / "raw", work / "truth")
+            counts = simulate_to_parquet(
+                spark, make_houses(settings), [DAY], settings, work / "raw", work / "truth"
+            )
             raw_rows = sum(counts.values())
-            params = CleaningParams(interval_minutes=args.interval,
-                                    nominal_voltage=settings.climate_preset.nominal_voltage)
+            params = CleaningParams(
+                interval_minutes=args.interval,
+                nominal_voltage=settings.climate_preset.nominal_voltage,
+            )
 
             start = time.perf_counter()
             raw = spark.read.option("basePath", str(work / "raw")).parquet(str(work / "raw"))
@@ -180,14 +189,18 @@ def main() -> int:
 
             def rows(path: Path) -> int:
                 return con.execute(
-                    f"SELECT count(*) FROM read_parquet('{path}/**/*.parquet')").fetchone()[0]
+                    f"SELECT count(*) FROM read_parquet('{path}/**/*.parquet')"
+                ).fetchone()[0]
 
-            same = (rows(work / "spark_cleaned") == rows(work / "duck" / "cleaned")
-                    and rows(work / "spark_rejected") == rows(work / "duck" / "rejected"))
+            same = rows(work / "spark_cleaned") == rows(work / "duck" / "cleaned") and rows(
+                work / "spark_rejected"
+            ) == rows(work / "duck" / "rejected")
             con.close()
-            print(f"| {n_houses:>7,} | {raw_rows:>11,} | {spark_s:>8.1f} | {raw_rows / spark_s:>12,.0f} | "
-                  f"{duck_s:>8.1f} | {raw_rows / duck_s:>13,.0f} | {spark_s / duck_s:>11.1f}x | "
-                  f"{'yes' if same else 'NO':>11} |")
+            print(
+                f"| {n_houses:>7,} | {raw_rows:>11,} | {spark_s:>8.1f} | {raw_rows / spark_s:>12,.0f} | "
+                f"{duck_s:>8.1f} | {raw_rows / duck_s:>13,.0f} | {spark_s / duck_s:>11.1f}x | "
+                f"{'yes' if same else 'NO':>11} |"
+            )
         finally:
             shutil.rmtree(work, ignore_errors=True)
     spark.stop()

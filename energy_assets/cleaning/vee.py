@@ -64,23 +64,33 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
     last_valid_ts = F.last(F.when(valid, ts), ignorenulls=True).over(before)
     # The kept delivery disagrees with the next valid one of its interval: a resolved conflict.
     nxt = F.lead("simulated_timestamp").over(by_day)
-    conflict = valid & (nxt == ts) & F.lead(valid).over(by_day) & ~_same(
-        F.lead("_consumption_kwh").over(by_day), kwh
+    conflict = (
+        valid
+        & (nxt == ts)
+        & F.lead(valid).over(by_day)
+        & ~_same(F.lead("_consumption_kwh").over(by_day), kwh)
     )
-    df = df.select(
-        "*",
-        F.when(valid & F.coalesce(identical, F.lit(False)), F.lit("duplicate_identical"))
-        .when(valid & F.coalesce(last_valid_ts == ts, F.lit(False)), F.lit("duplicate_superseded"))
-        .otherwise(F.col("reason"))
-        .alias("_reason"),
-        F.coalesce(conflict, F.lit(False)).alias("_conflict"),
-    ).drop("reason").withColumnRenamed("_reason", "reason")
+    df = (
+        df.select(
+            "*",
+            F.when(valid & F.coalesce(identical, F.lit(False)), F.lit("duplicate_identical"))
+            .when(
+                valid & F.coalesce(last_valid_ts == ts, F.lit(False)), F.lit("duplicate_superseded")
+            )
+            .otherwise(F.col("reason"))
+            .alias("_reason"),
+            F.coalesce(conflict, F.lit(False)).alias("_conflict"),
+        )
+        .drop("reason")
+        .withColumnRenamed("_reason", "reason")
+    )
 
     # Stuck meters: runs of one consumption value over the kept readings, numbered in sort 1.
+    # Independent window columns go in one select, so Spark evaluates them in one operator.
     kept = F.col("reason").isNull()
     prev_kwh = F.last(F.when(kept, kwh), ignorenulls=True).over(before)
-    df = df.withColumn("_new_run", kept & (prev_kwh.isNull() | (prev_kwh != kwh)))
-    df = df.withColumn("_run", F.sum(F.col("_new_run").cast("int")).over(upto))
+    df = df.select("*", (kept & (prev_kwh.isNull() | (prev_kwh != kwh))).alias("_new_run"))
+    df = df.select("*", F.sum(F.col("_new_run").cast("int")).over(upto).alias("_run"))
     # Sort 2: by run. Runs number rows in time order, so (run, time) is time order again and the
     # neighbour windows below reuse this sort.
     by_run = Window.partitionBy("house_id", "day", "_run").orderBy(ts, *tie)
@@ -88,19 +98,27 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
         by_run.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     )
     stuck = kept & ~F.col("_new_run") & (run_len >= params.stuck_run + 1)
-    df = df.withColumn("reason", F.when(stuck, F.lit("stuck_meter")).otherwise(F.col("reason")))
+    df = df.select(
+        *[c for c in df.columns if c != "reason"],
+        F.when(stuck, F.lit("stuck_meter")).otherwise(F.col("reason")).alias("reason"),
+    )
 
     # Neighbours among the readings finally kept, for gap estimation.
     in_time = Window.partitionBy("house_id", "day").orderBy("_run", ts, *tie)
     kept = F.col("reason").isNull()
     previous = in_time.rowsBetween(Window.unboundedPreceding, -1)
-    for name in ("simulated_timestamp", *[f"_{v}" for v in VALUES]):
-        df = df.withColumn(f"_prev{name}", F.last(F.when(kept, F.col(name)), True).over(previous))
     kept_idx = F.sum(kept.cast("int")).over(in_time.rowsBetween(Window.unboundedPreceding, 0))
     total_kept = F.sum(kept.cast("int")).over(
         in_time.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     )
-    df = df.withColumn("_last_kept", kept & (kept_idx == total_kept))
+    df = df.select(
+        "*",
+        *[
+            F.last(F.when(kept, F.col(name)), True).over(previous).alias(f"_prev{name}")
+            for name in ("simulated_timestamp", *[f"_{v}" for v in VALUES])
+        ],
+        (kept & (kept_idx == total_kept)).alias("_last_kept"),
+    )
     late = (_epoch(F.col("ingested_at")) - _epoch(ts)) > (
         (params.interval_minutes + params.late_after_minutes) * 60
     )
