@@ -187,7 +187,7 @@ def main() -> int:
             con.execute(duckdb_sql(str(work / "raw" / "**" / "*.parquet"), work / "duck", params))
             duck_s = time.perf_counter() - start
 
-            def rows(path: Path) -> int:
+            def rows(path: Path, con=con) -> int:
                 return con.execute(
                     f"SELECT count(*) FROM read_parquet('{path}/**/*.parquet')"
                 ).fetchone()[0]

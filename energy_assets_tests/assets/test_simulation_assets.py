@@ -16,7 +16,11 @@ def test_two_days_end_to_end_and_rerun_replaces(lake_dir, pg_url, pg_schema):
     result = materialize_range(ASSETS, resources, "2024-02-01", "2024-02-02")
     assert result.success
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {"every_house_every_day", "row_count_matches_truth"}
+    assert {c.check_name for c in checks} == {
+        "every_house_every_day",
+        "row_count_matches_truth",
+        "matches_parquet",
+    }
     assert all(c.passed for c in checks)
 
     raw = ds.dataset(str(lake_dir / "raw_readings"), partitioning="hive").to_table()
