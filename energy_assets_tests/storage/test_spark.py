@@ -1,0 +1,33 @@
+"""The Spark resource's settings and its one-sentence failure without Java."""
+
+import pytest
+
+from energy_assets.storage.spark import JavaMissingError, check_java, spark_conf
+
+
+def test_session_settings_are_utc_and_sized_to_the_cores():
+    conf = spark_conf("local[*]", ui=False)
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.ui.enabled"] == "false"
+    assert int(conf["spark.sql.shuffle.partitions"]) >= 2
+
+
+def test_missing_java_is_one_sentence(monkeypatch, tmp_path):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(JavaMissingError, match=r"^Spark needs Java 17 or newer and none was found"):
+        check_java()
+
+
+def test_old_java_is_named(monkeypatch, tmp_path):
+    java = tmp_path / "bin" / "java"
+    java.parent.mkdir()
+    java.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
+    java.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    with pytest.raises(JavaMissingError, match="is Java 11.0.2"):
+        check_java()
+
+
+def test_the_session_in_use_is_utc(spark):
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
