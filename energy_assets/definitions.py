@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
+from energy_assets.assets.analytics import daily_aggregates
 from energy_assets.assets.cleaning import vee
 from energy_assets.assets.evaluation import cleaning_evaluation
 from energy_assets.assets.simulation import houses, simulated_meters
 from energy_assets.assets.warehouse import (
+    energy_daily,
     energy_data_cleaned,
     energy_data_raw,
     energy_data_rejected,
@@ -34,6 +36,8 @@ defs = Definitions(
         energy_data_raw,
         energy_data_cleaned,
         energy_data_rejected,
+        daily_aggregates,
+        energy_daily,
     ],
     jobs=[everything],
     resources=build_resources(settings),

@@ -56,7 +56,12 @@ def twin_check(name: str) -> AssetCheckSpec:
 
 
 def twin_result(
-    name: str, twin: str, days, postgres: PostgresResource, lake: LakeResource
+    name: str,
+    twin: str,
+    days,
+    postgres: PostgresResource,
+    lake: LakeResource,
+    column: str = TS,
 ) -> AssetCheckResult:
     """Compare rows per day in PostgreSQL (after the swap) with the Parquet footers."""
     table = sql.Identifier(postgres.warehouse_schema, name)
@@ -65,7 +70,7 @@ def twin_result(
             sql.SQL(
                 "SELECT {ts}::date AS day, count(*) FROM {t} WHERE {ts} >= %s AND {ts} < %s "
                 "GROUP BY 1"
-            ).format(ts=sql.Identifier(TS), t=table),
+            ).format(ts=sql.Identifier(column), t=table),
             (min(days), max(days) + dt.timedelta(days=1)),
         ).fetchall()
     in_pg = {str(d): n for d, n in rows}
@@ -93,9 +98,14 @@ def _days(context: AssetExecutionContext) -> list[dt.date]:
 
 
 def _table_asset(
-    name: str, twin: str, columns: tuple[str, ...], primary_key: list[str] | None, doc: str
+    name: str,
+    twin: str,
+    columns: tuple[str, ...] | None,
+    primary_key: list[str] | None,
+    doc: str,
+    partition_column: str = TS,
 ):
-    metadata = {"partition_expr": TS}
+    metadata = {"partition_expr": partition_column}
     if primary_key:
         metadata["primary_key"] = primary_key
 
@@ -118,8 +128,8 @@ def _table_asset(
         postgres: PostgresResource,
         lake: LakeResource,
     ):
-        yield Output(twin.select(*columns))
-        yield twin_result(name, twin_name, _days(context), postgres, lake)
+        yield Output(twin.select(*columns) if columns else twin)
+        yield twin_result(name, twin_name, _days(context), postgres, lake, partition_column)
 
     twin_name = twin
     return load
@@ -162,4 +172,12 @@ energy_data_rejected = _table_asset(
     (*RAW, "reason"),
     None,
     "energy.energy_data_rejected: refused readings as delivered, with the reason.",
+)
+energy_daily = _table_asset(
+    "energy_daily",
+    "daily_aggregates",
+    None,
+    ["house_id", "day"],
+    "energy.energy_daily: the daily features, one row per house and day.",
+    partition_column="day",
 )

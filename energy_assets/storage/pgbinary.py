@@ -100,15 +100,18 @@ def encode(batch: pa.RecordBatch | pa.Table) -> bytes:
                 lens[col.is_null().to_numpy(zero_copy_only=False)] = -1
             lengths.append(lens)
             payload.append(_values(col, kind))
-    # One integer per row shape: the mixed-radix number of its field lengths.
+    # One integer per row shape: a mixed-radix number of each field's state (text: its length;
+    # fixed width: null or not). Too many shapes for 63 bits: group the length rows instead.
     key = np.zeros(n, dtype=np.int64)
     radix = 1
-    for lens in lengths:
-        span = int(lens.max()) + 2
-        key += (lens + 1) * radix
+    for lens, kind in zip(lengths, kinds, strict=True):
+        state = lens + 1 if kind == "text" else (lens >= 0).astype(np.int64)
+        span = int(state.max()) + 1
+        if radix * span > 2**62:
+            key = np.unique(np.stack(lengths, axis=1), axis=0, return_inverse=True)[1].ravel()
+            break
+        key += state * radix
         radix *= span
-        if radix > 2**62:
-            raise OverflowError("too many row shapes for binary COPY")
     if key.min() == key.max():
         groups = [np.arange(n)]
     else:

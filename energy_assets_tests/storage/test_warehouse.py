@@ -248,3 +248,19 @@ def test_binary_copy_round_trips_every_type_with_nulls(pg_url, pg_schema):
                 assert other[name] == value.replace(tzinfo=None)
             else:
                 assert other[name] == value, name
+
+
+def test_binary_copy_with_many_nullable_columns(pg_url, pg_schema):
+    cols = {
+        f"c{i}": pa.array([None if (r + i) % 3 == 0 else float(r * i) for r in range(50)])
+        for i in range(70)
+    }
+    cols["name"] = pa.array([f"row {r}" * (r % 4) for r in range(50)])
+    table = pa.table(cols)
+    tgt = wh.TableTarget(pg_schema, "wide")
+    wh.load_table(pg_url, tgt, table.schema, arrow_copy_writer(table, pg_url))
+    back = wh.read_arrow(pg_url, tgt).sort_by("c1")
+    assert back.num_rows == 50
+    assert sorted(back.to_pylist(), key=lambda r: r["name"] + str(r["c1"])) == sorted(
+        table.to_pylist(), key=lambda r: r["name"] + str(r["c1"])
+    )

@@ -1,0 +1,71 @@
+"""Daily features per house: energy, its shape, peak and base, completeness, weather, voltage."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+#: Periods of the local day, by starting hour.
+PERIODS = (("night", 0, 6), ("morning", 6, 12), ("afternoon", 12, 18), ("evening", 18, 24))
+HEATING_BASE_C, COOLING_BASE_C = 15.5, 22.0
+BASE_LOAD_QUANTILE = 0.1
+
+
+def daily_aggregates(
+    cleaned: DataFrame, interval_minutes: int, nominal_voltage: float, timezone: str
+) -> DataFrame:
+    """One row per house and day from cleaned readings (an aggregate, not a window)."""
+    per_hour = 60.0 / interval_minutes
+    kw = F.col("consumption_kwh") * per_hour
+    hour = F.hour(F.from_utc_timestamp(F.col("simulated_timestamp").cast("timestamp"), timezone))
+    day = F.col("day") if "day" in cleaned.columns else F.to_date("simulated_timestamp")
+    outside = F.abs(F.col("voltage") - nominal_voltage) > 0.1 * nominal_voltage
+    expected = 1440 // interval_minutes
+    aggs = [
+        F.sum("consumption_kwh").alias("total_kwh"),
+        *[
+            F.sum(
+                F.when((hour >= lo) & (hour < hi), F.col("consumption_kwh")).otherwise(0.0)
+            ).alias(f"{name}_kwh")
+            for name, lo, hi in PERIODS
+        ],
+        F.max(kw).alias("peak_kw"),
+        F.max_by("simulated_timestamp", "consumption_kwh").alias("peak_at"),
+        F.percentile_approx(F.when(hour < 6, kw), BASE_LOAD_QUANTILE, 1000).alias("base_load_kw"),
+        F.avg(kw).alias("mean_kw"),
+        F.sum((~F.col("is_estimated")).cast("int")).alias("valid_intervals"),
+        F.sum(F.col("is_estimated").cast("int")).alias("estimated_intervals"),
+        F.avg("temperature").alias("temperature_mean"),
+        F.min("temperature").alias("temperature_min"),
+        F.max("temperature").alias("temperature_max"),
+        F.min("voltage").alias("voltage_min"),
+        F.avg("voltage").alias("voltage_mean"),
+        F.max("voltage").alias("voltage_max"),
+        (F.sum(outside.cast("int")) * interval_minutes).alias("minutes_outside_10pct"),
+    ]
+    out = cleaned.groupBy("house_id", day.alias("day")).agg(*aggs)
+    return out.select(
+        "house_id",
+        "day",
+        "total_kwh",
+        *[f"{name}_kwh" for name, _, _ in PERIODS],
+        "peak_kw",
+        F.col("peak_at").cast("timestamp_ntz").alias("peak_at"),
+        "base_load_kw",
+        (F.col("mean_kw") / F.col("peak_kw")).alias("load_factor"),
+        "valid_intervals",
+        "estimated_intervals",
+        F.lit(expected).alias("expected_intervals"),
+        ((F.col("valid_intervals") + F.col("estimated_intervals")) / F.lit(expected)).alias(
+            "completeness"
+        ),
+        "temperature_mean",
+        "temperature_min",
+        "temperature_max",
+        F.greatest(F.lit(0.0), F.lit(HEATING_BASE_C) - F.col("temperature_mean")).alias("hdd"),
+        F.greatest(F.lit(0.0), F.col("temperature_mean") - F.lit(COOLING_BASE_C)).alias("cdd"),
+        "voltage_min",
+        "voltage_mean",
+        "voltage_max",
+        "minutes_outside_10pct",
+    )

@@ -1,0 +1,63 @@
+"""Daily features on hand-made readings with known answers."""
+
+import datetime as dt
+
+import pytest
+
+from energy_assets.analytics.daily import daily_aggregates
+
+SCHEMA = (
+    "house_id string, simulated_timestamp timestamp_ntz, ingested_at timestamp_ntz, "
+    "consumption_kwh double, temperature double, voltage double, is_estimated boolean, "
+    "quality_flags string"
+)
+
+
+def test_daily_features_have_the_known_answers(spark):
+    rows = []
+    for h in range(24):
+        ts = dt.datetime(2024, 1, 1, h)
+        kwh = 1.0 + h // 6
+        rows.append(
+            (
+                "H1",
+                ts,
+                ts,
+                kwh,
+                10.0 if h else 4.0,
+                250.0 if h == 12 else 220.0,
+                h == 3,
+                "estimated" if h == 3 else "",
+            )
+        )
+    out = daily_aggregates(spark.createDataFrame(rows, SCHEMA), 60, 220.0, "UTC").collect()
+    assert len(out) == 1
+    r = out[0]
+    assert r["total_kwh"] == pytest.approx(60.0)
+    assert (r["night_kwh"], r["morning_kwh"], r["afternoon_kwh"], r["evening_kwh"]) == (
+        6,
+        12,
+        18,
+        24,
+    )
+    assert r["peak_kw"] == 4.0 and r["peak_at"].hour >= 18
+    assert r["base_load_kw"] == 1.0
+    assert r["load_factor"] == pytest.approx(2.5 / 4.0)
+    assert (r["valid_intervals"], r["estimated_intervals"], r["expected_intervals"]) == (23, 1, 24)
+    assert r["completeness"] == 1.0
+    assert r["temperature_min"] == 4.0 and r["temperature_max"] == 10.0
+    assert r["hdd"] == pytest.approx(15.5 - (4 + 23 * 10) / 24)
+    assert r["cdd"] == 0.0
+    assert r["minutes_outside_10pct"] == 60 and r["voltage_max"] == 250.0
+
+
+def test_periods_follow_the_local_clock(spark):
+    rows = [
+        ("H1", dt.datetime(2024, 7, 1, h), None, 1.0 if h == 22 else 0.0, 10.0, 220.0, False, "")
+        for h in range(24)
+    ]
+    out = daily_aggregates(
+        spark.createDataFrame(rows, SCHEMA), 60, 220.0, "America/Santiago"
+    ).collect()[0]
+    # 22:00 UTC is 18:00 in Santiago in July (UTC-4): evening, not night.
+    assert out["evening_kwh"] == 1.0 and out["night_kwh"] == 0.0
