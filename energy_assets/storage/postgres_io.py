@@ -16,6 +16,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import psycopg
 import pyarrow as pa
@@ -61,9 +62,39 @@ class PostgresResource(ConfigurableResource):
         return warehouse.connect(self.conninfo(), **kwargs)
 
 
+def parquet_scan_files(df: Any, columns: list[str]) -> list[str] | None:
+    """The Parquet files of ``df`` when it is a plain scan (maybe a column selection) of them.
+
+    Such a frame's rows are exactly the files' rows, so the executors can read the files
+    themselves instead of receiving every row from the JVM as Arrow.
+    """
+    try:
+        plan = df._jdf.queryExecution().optimizedPlan().toString().strip().splitlines()
+    except Exception:  # noqa: BLE001 - not a classic DataFrame: take the general path
+        return None
+    nodes = [line.strip().lstrip("+- :").strip() for line in plan]
+    if not nodes or not nodes[-1].startswith("Relation ") or not nodes[-1].endswith("parquet"):
+        return None
+    for node in nodes[:-1]:
+        if not node.startswith("Project [") or " AS " in node:
+            return None
+    uris = list(df.inputFiles())
+    if not uris or not all(u.startswith("file:") for u in uris):
+        return None  # object stores: let Spark read them
+    import pyarrow.parquet as pq
+
+    files = [urlparse(u).path for u in uris]
+    return files if set(columns) <= set(pq.read_schema(files[0]).names) else None
+
+
 def spark_copy_writer(df: Any, url: str, columns: list[str]) -> warehouse.Writer:
-    """A writer that COPYs a Spark frame into the staging table from the executors."""
+    """A writer that COPYs a Spark frame into the staging table from the executors.
+
+    A plain scan of Parquet files is read by the executors from the files, one task a row
+    group; any other frame streams its rows from the JVM to Python as Arrow.
+    """
     arrow_schema = _spark_arrow_schema(df.select(*columns))
+    files = parquet_scan_files(df, columns)
 
     def write(table) -> int:
         # Rendered here, on the driver: executors receive a plain string, not a psycopg object.
@@ -80,7 +111,29 @@ def spark_copy_writer(df: Any, url: str, columns: list[str]) -> warehouse.Writer
                 conn.commit()
             yield pa.RecordBatch.from_pydict({"rows": pa.array([rows], pa.int64())})
 
-        counts = df.select(*columns).mapInArrow(copy_partition, "rows long").collect()
+        def copy_row_groups(tasks):
+            import pyarrow.parquet as pq
+
+            for task in tasks:
+                for path, group in zip(
+                    task.column("path").to_pylist(), task.column("group").to_pylist(), strict=True
+                ):
+                    part = pq.ParquetFile(path).read_row_group(group, columns=columns)
+                    part = part.cast(pa.schema([arrow_schema.field(c) for c in columns]))
+                    yield from copy_partition(part.to_batches(warehouse.COPY_CHUNK_ROWS))
+
+        if files is not None:
+            import pyarrow.parquet as pq
+
+            tasks = [(f, g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
+            if not tasks:
+                return 0
+            seeds = df.sparkSession.createDataFrame(tasks, "path string, group int")
+            counts = (
+                seeds.repartition(len(tasks)).mapInArrow(copy_row_groups, "rows long").collect()
+            )
+        else:
+            counts = df.select(*columns).mapInArrow(copy_partition, "rows long").collect()
         return sum(r["rows"] for r in counts)
 
     return write

@@ -264,3 +264,29 @@ def test_binary_copy_with_many_nullable_columns(pg_url, pg_schema):
     assert sorted(back.to_pylist(), key=lambda r: r["name"] + str(r["c1"])) == sorted(
         table.to_pylist(), key=lambda r: r["name"] + str(r["c1"])
     )
+
+
+def test_spark_parquet_scan_is_copied_from_the_files(spark, pg_url, pg_schema, tmp_path):
+    from energy_assets.storage.postgres_io import parquet_scan_files
+
+    table = readings([D1], houses=5)
+    folder = tmp_path / "scan" / "day=2024-01-01"
+    folder.mkdir(parents=True)
+    import pyarrow.parquet as pq
+
+    pq.write_table(table.slice(0, 50), folder / "a.parquet", row_group_size=20)
+    pq.write_table(table.slice(50), folder / "b.parquet", row_group_size=20)
+    df = spark.read.option("basePath", str(tmp_path / "scan")).parquet(str(folder))
+    cols = table.column_names
+    assert parquet_scan_files(df.select(*cols), cols) is not None
+    assert parquet_scan_files(df.where("consumption_kwh > 1"), cols) is None
+    tgt = target(pg_schema)
+    schema = pa.schema([table.schema.field(c) for c in cols])
+    result = wh.load_days(
+        pg_url, tgt, schema, [D1], spark_copy_writer(df.select(*cols), pg_url, cols)
+    )
+    assert result.rows == table.num_rows
+    back = wh.read_arrow(pg_url, tgt).sort_by(
+        [("house_id", "ascending"), ("simulated_timestamp", "ascending")]
+    )
+    assert back.to_pylist() == table.to_pylist()
