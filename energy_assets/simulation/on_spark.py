@@ -81,8 +81,9 @@ def simulate_to_parquet(
             {"day": pa.array(out_days, pa.string()), "rows": pa.array(out_rows, pa.int64())}
         )
 
-    seeds = spark.createDataFrame(tasks, "day string, lo int, hi int").repartition(
-        max(1, len(tasks))
+    # One Spark partition a task, without a shuffle.
+    seeds = spark.createDataFrame(
+        spark.sparkContext.parallelize(tasks, max(1, len(tasks))), "day string, lo int, hi int"
     )
     counts: dict[str, int] = {}
     for row in seeds.mapInArrow(run, "day string, rows long").collect():

@@ -62,6 +62,11 @@ class PostgresResource(ConfigurableResource):
         return warehouse.connect(self.conninfo(), **kwargs)
 
 
+def one_partition_a_task(spark: Any, tasks: list[tuple], schema: str) -> Any:
+    """A small frame of task descriptions, one Spark partition each, without a shuffle."""
+    return spark.createDataFrame(spark.sparkContext.parallelize(tasks, max(1, len(tasks))), schema)
+
+
 def parquet_scan_files(df: Any, columns: list[str]) -> list[str] | None:
     """The Parquet files of ``df`` when it is a plain scan (maybe a column selection) of them.
 
@@ -128,9 +133,10 @@ def spark_copy_writer(df: Any, url: str, columns: list[str]) -> warehouse.Writer
             tasks = [(f, g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
             if not tasks:
                 return 0
-            seeds = df.sparkSession.createDataFrame(tasks, "path string, group int")
             counts = (
-                seeds.repartition(len(tasks)).mapInArrow(copy_row_groups, "rows long").collect()
+                one_partition_a_task(df.sparkSession, tasks, "path string, group int")
+                .mapInArrow(copy_row_groups, "rows long")
+                .collect()
             )
         else:
             counts = df.select(*columns).mapInArrow(copy_partition, "rows long").collect()
@@ -278,5 +284,5 @@ def read_spark(
                     )
                     yield from _wh.read_query_arrow(conn, query, schema).to_batches()
 
-    seeds = spark.createDataFrame(windows, "lo string, hi string").repartition(max(1, len(windows)))
+    seeds = one_partition_a_task(spark, windows, "lo string, hi string")
     return seeds.mapInArrow(fetch, from_arrow_schema(schema))
