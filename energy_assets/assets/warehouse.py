@@ -39,10 +39,32 @@ TS = "simulated_timestamp"
     backfill_policy=single_run,
     metadata={"primary_key": ["house_id"]},
     kinds={"postgres"},
+    check_specs=[
+        AssetCheckSpec(
+            "matches_parquet",
+            asset=AssetKey([*PREFIX, "houses"]),
+            blocking=True,
+            description="the table holds exactly the registry's rows",
+        )
+    ],
 )
-def warehouse_houses(registry: DataFrame) -> DataFrame:
+def warehouse_houses(registry: DataFrame, postgres: PostgresResource, lake: LakeResource):
     """``energy.houses``: the registry, for SQL users."""
-    return registry
+    yield Output(registry)
+    with postgres.connect() as conn:
+        in_pg = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(
+                sql.Identifier(postgres.warehouse_schema, "houses")
+            )
+        ).fetchone()[0]
+    in_parquet = count_rows(lake.path("houses"))
+    yield AssetCheckResult(
+        check_name="matches_parquet",
+        asset_key=AssetKey([*PREFIX, "houses"]),
+        passed=in_pg == in_parquet,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"rows_postgres": in_pg, "rows_parquet": in_parquet},
+    )
 
 
 def twin_check(name: str) -> AssetCheckSpec:
