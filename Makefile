@@ -10,7 +10,7 @@ DAYS ?= 7
 END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 DAGSTER_URL = $$( [ -n "$$DAGSTER_PG_URL" ] && echo "$$DAGSTER_PG_URL" || $(PY) -W ignore -m energy_assets.storage.embedded url dagster )
 
-.PHONY: install run dev test lint stop clean doctor dagster-home
+.PHONY: install run checks dev test lint stop clean doctor dagster-home
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'energy_assets needs Python 3.11 or newer.')"
@@ -32,6 +32,12 @@ run: doctor dagster-home
 	DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster asset materialize \
 		-m energy_assets.definitions --select '*' --partition-range $(START)...$(END)
 	@DAGSTER_PG_URL=$(DAGSTER_URL) $(PY) -m energy_assets.summary
+
+## Asset checks gate a change: the whole graph for 3 days; any failed ERROR check fails this.
+checks: doctor dagster-home
+	DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster asset materialize \
+		-m energy_assets.definitions --select '*' --partition-range $(START)...$(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=2))")
+	@DAGSTER_PG_URL=$(DAGSTER_URL) $(PY) -m energy_assets.summary --fail-on-error
 
 ## The Dagster UI and its daemon on 127.0.0.1:3000, over the same database.
 dev: doctor dagster-home

@@ -76,6 +76,10 @@ def main() -> int:
         print(f"  FAILED {severity:<5} {asset_key}:{name}")
     print("\nOpen the Dagster UI with `make dev`, then http://127.0.0.1:3000")
     print(f"Query the warehouse: psql '{url}'")
+    errors = [c for c in failed if c[3] == "ERROR"]
+    if "--fail-on-error" in sys.argv and errors:
+        print(f"{len(errors)} ERROR check(s) failed.", file=sys.stderr)
+        return 1
     return 0 if status == "SUCCESS" else 1
 
 
