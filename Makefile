@@ -25,7 +25,7 @@ doctor: install
 	@$(PY) -m energy_assets.doctor
 
 dagster-home: install
-	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME) && cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 ## Materialize every asset for DAYS simulated days from START, as one run, then summarise.
 run: doctor dagster-home

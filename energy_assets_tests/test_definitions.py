@@ -38,3 +38,19 @@ def test_no_secret_in_resource_config(monkeypatch):
     resources = build_resources(load_settings())
     url = resources["postgres"].url
     assert isinstance(url, EnvVar) and url.env_var_name == "ENERGY_PG_URL"
+
+
+def test_the_plain_cli_validates_from_the_repository_root():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
+    dagster = Path(sys.executable).parent / "dagster"
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "energy_assets.definitions"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
