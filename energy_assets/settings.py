@@ -44,11 +44,6 @@ class Settings:
     climate: str = "santiago"
     spark_ui: bool = True
 
-    @property
-    def uses_embedded_postgres(self) -> bool:
-        """True when no external PostgreSQL URL is configured."""
-        return not self.pg_url
-
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: the process environment)."""

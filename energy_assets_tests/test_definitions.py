@@ -51,6 +51,10 @@ def test_the_plain_cli_validates_from_the_repository_root():
     dagster = Path(sys.executable).parent / "dagster"
     done = subprocess.run(
         [str(dagster), "definitions", "validate", "-m", "energy_assets.definitions"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -168,13 +168,15 @@ def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulat
     raw_by_day = {
         str(r[DAY]): r["n"] for r in raw.groupBy(DAY).agg(F.count("*").alias("n")).collect()
     }
-    from_raw = {
-        str(r[DAY]): r["n"]
-        for r in clean.where(~F.col("is_estimated"))
-        .groupBy(DAY)
-        .agg(F.count("*").alias("n"))
-        .collect()
-    }
+    # One pass over the cleaned output: readings and estimates per house-day (a small frame).
+    house_days = (
+        clean.groupBy("house_id", DAY)
+        .agg(F.count("*").alias("n"), F.sum(F.col("is_estimated").cast("int")).alias("est"))
+        .toPandas()
+    )
+    house_days[DAY] = house_days[DAY].astype(str)
+    by_day = (house_days["n"] - house_days["est"]).groupby(house_days[DAY]).sum()
+    from_raw = {d: int(v) for d, v in by_day.items()}
     rej_by_reason = rej.groupBy(DAY, "reason").agg(F.count("*").alias("n")).collect()
     rej_by_day: dict[str, int] = {}
     reasons: dict[str, int] = {}
@@ -203,7 +205,7 @@ def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulat
         },
     )
 
-    dups = clean.groupBy("house_id", "simulated_timestamp").count().where("count > 1")
+    dups = clean.groupBy("house_id", "simulated_timestamp").count().where("count > 1").cache()
     n_dups = dups.count()
     sample = [r.asDict() for r in dups.limit(5).collect()]
     yield AssetCheckResult(
@@ -216,6 +218,7 @@ def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulat
             "sample": MetadataValue.json([{k: str(v) for k, v in s.items()} for s in sample]),
         },
     )
+    dups.unpersist()
 
     errors = schema_errors(clean.drop(DAY), params)
     yield AssetCheckResult(
@@ -227,24 +230,19 @@ def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulat
     )
 
     expected = expected_intervals(params) * len(days)
-    per_house = clean.groupBy("house_id").agg(
-        F.count("*").alias("n"), F.sum(F.col("is_estimated").cast("int")).alias("est")
-    )
-    low = per_house.where(F.col("n") < COMPLETENESS_FLOOR * expected)
-    n_houses = per_house.count()
-    low_rows = low.orderBy("n").limit(10).collect()
-    totals = per_house.agg(F.sum("n").alias("n"), F.sum("est").alias("est")).collect()[0]
+    per_house = house_days.groupby("house_id")[["n", "est"]].sum()
+    low = per_house[per_house["n"] < COMPLETENESS_FLOOR * expected].sort_values("n")
     yield AssetCheckResult(
         check_name="completeness",
         asset_key="cleaned_readings",
-        passed=not low_rows,
+        passed=low.empty,
         severity=AssetCheckSeverity.WARN,
         metadata={
-            "completeness": float((totals["n"] or 0) / max(1, n_houses * expected)),
-            "estimated_share": float((totals["est"] or 0) / max(1, totals["n"] or 1)),
-            "houses_below_floor": low.count(),
+            "completeness": float(per_house["n"].sum() / max(1, len(per_house) * expected)),
+            "estimated_share": float(per_house["est"].sum() / max(1, per_house["n"].sum())),
+            "houses_below_floor": len(low),
             "worst_houses": MetadataValue.json(
-                {r["house_id"]: round(r["n"] / expected, 4) for r in low_rows}
+                {h: round(int(n) / expected, 4) for h, n in low["n"].head(10).items()}
             ),
         },
     )

@@ -13,7 +13,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetOut,
-    MaterializeResult,
     MetadataValue,
     Output,
     asset,
@@ -193,6 +192,3 @@ def raw_checks(
             "days_off": MetadataValue.json(wrong_counts),
         },
     )
-
-
-__all__ = ["houses", "simulated_meters", "MaterializeResult"]

@@ -58,12 +58,19 @@ def warehouse_houses(registry: DataFrame, postgres: PostgresResource, lake: Lake
             )
         ).fetchone()[0]
     in_parquet = count_rows(lake.path("houses"))
-    yield AssetCheckResult(
+    yield matches_parquet("houses", in_pg, in_parquet, passed=in_pg == in_parquet)
+
+
+def matches_parquet(
+    name: str, in_pg: int, in_parquet: int, passed: bool, **metadata
+) -> AssetCheckResult:
+    """The result of a table's blocking ``matches_parquet`` check."""
+    return AssetCheckResult(
         check_name="matches_parquet",
-        asset_key=AssetKey([*PREFIX, "houses"]),
-        passed=in_pg == in_parquet,
+        asset_key=AssetKey([*PREFIX, name]),
+        passed=passed,
         severity=AssetCheckSeverity.ERROR,
-        metadata={"rows_postgres": in_pg, "rows_parquet": in_parquet},
+        metadata={"rows_postgres": in_pg, "rows_parquet": in_parquet, **metadata},
     )
 
 
@@ -102,16 +109,12 @@ def twin_result(
         for d, n in in_parquet.items()
         if in_pg.get(d, 0) != n
     }
-    return AssetCheckResult(
-        check_name="matches_parquet",
-        asset_key=AssetKey([*PREFIX, name]),
+    return matches_parquet(
+        name,
+        sum(in_pg.values()),
+        sum(in_parquet.values()),
         passed=not off,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "rows_postgres": sum(in_pg.values()),
-            "rows_parquet": sum(in_parquet.values()),
-            "days_off": MetadataValue.json(off),
-        },
+        days_off=MetadataValue.json(off),
     )
 
 

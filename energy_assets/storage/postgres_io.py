@@ -30,8 +30,8 @@ from dagster import (
 
 from energy_assets.storage import warehouse
 from energy_assets.storage.parquet_io import (
-    _is_spark_frame,
-    _spark_arrow_schema,
+    is_spark_frame,
+    spark_arrow_schema,
     table_schema_metadata,
     to_arrow,
 )
@@ -92,13 +92,15 @@ def parquet_scan_files(df: Any, columns: list[str]) -> list[str] | None:
     return files if set(columns) <= set(pq.read_schema(files[0]).names) else None
 
 
-def spark_copy_writer(df: Any, url: str, columns: list[str]) -> warehouse.Writer:
+def spark_copy_writer(
+    df: Any, url: str, columns: list[str], arrow_schema: pa.Schema | None = None
+) -> warehouse.Writer:
     """A writer that COPYs a Spark frame into the staging table from the executors.
 
     A plain scan of Parquet files is read by the executors from the files, one task a row
     group; any other frame streams its rows from the JVM to Python as Arrow.
     """
-    arrow_schema = _spark_arrow_schema(df.select(*columns))
+    arrow_schema = arrow_schema or spark_arrow_schema(df.select(*columns))
     files = parquet_scan_files(df, columns)
 
     def write(table) -> int:
@@ -211,9 +213,9 @@ class PostgresIOManager(ConfigurableIOManager):
                 "'partition_expr' metadata naming its timestamp column."
             )
         url = self.postgres.conninfo()
-        if _is_spark_frame(obj):
-            schema = _spark_arrow_schema(obj)
-            writer = spark_copy_writer(obj, url, schema.names)
+        if is_spark_frame(obj):
+            schema = spark_arrow_schema(obj)
+            writer = spark_copy_writer(obj, url, schema.names, schema)
         else:
             table = to_arrow(obj)
             schema = table.schema

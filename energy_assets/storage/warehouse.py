@@ -69,27 +69,11 @@ def bounded_name(base: str, suffix: str) -> str:
 
 
 def pg_type(arrow_type: pa.DataType) -> str:
-    """The PostgreSQL column type for an Arrow type."""
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return "text"
-    if pa.types.is_boolean(arrow_type):
-        return "boolean"
-    if pa.types.is_int8(arrow_type) or pa.types.is_int16(arrow_type):
-        return "smallint"
-    if pa.types.is_int32(arrow_type):
-        return "integer"
-    if pa.types.is_int64(arrow_type):
-        return "bigint"
-    if pa.types.is_float32(arrow_type):
-        return "real"
-    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
-        return "double precision"
-    if pa.types.is_date(arrow_type):
-        return "date"
-    # Timestamps are UTC throughout the project; the warehouse stores them without time zone.
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamp"
-    raise WarehouseError(f"Arrow type {arrow_type} has no warehouse column type.")
+    """The PostgreSQL column type for an Arrow type (see ``pgbinary.COLUMN_TYPES``)."""
+    found = pgbinary.column_type(arrow_type)
+    if found is None:
+        raise WarehouseError(f"Arrow type {arrow_type} has no warehouse column type.")
+    return found[0]
 
 
 _ARROW_OF_PG = {
