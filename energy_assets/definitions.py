@@ -7,12 +7,15 @@ from dagster import AssetSelection, Definitions, define_asset_job, in_process_ex
 from energy_assets.assets.analytics import daily_aggregates
 from energy_assets.assets.cleaning import vee
 from energy_assets.assets.evaluation import cleaning_evaluation
+from energy_assets.assets.models import consumption_anomalies, household_classifier
 from energy_assets.assets.simulation import houses, simulated_meters
 from energy_assets.assets.warehouse import (
+    energy_anomalies,
     energy_daily,
     energy_data_cleaned,
     energy_data_raw,
     energy_data_rejected,
+    household_classes,
     warehouse_houses,
 )
 from energy_assets.partitions import simulated_days
@@ -38,6 +41,10 @@ defs = Definitions(
         energy_data_rejected,
         daily_aggregates,
         energy_daily,
+        household_classifier,
+        household_classes,
+        consumption_anomalies,
+        energy_anomalies,
     ],
     jobs=[everything],
     resources=build_resources(settings),

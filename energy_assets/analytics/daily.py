@@ -9,6 +9,8 @@ from pyspark.sql import functions as F
 PERIODS = (("night", 0, 6), ("morning", 6, 12), ("afternoon", 12, 18), ("evening", 18, 24))
 HEATING_BASE_C, COOLING_BASE_C = 15.5, 22.0
 BASE_LOAD_QUANTILE = 0.1
+#: The energy of each local hour, the raw material of a house's 24-hour shape.
+HOURLY_COLUMNS = tuple(f"kwh_h{h:02d}" for h in range(24))
 
 
 def daily_aggregates(
@@ -19,6 +21,7 @@ def daily_aggregates(
     kw = F.col("consumption_kwh") * per_hour
     hour = F.hour(F.from_utc_timestamp(F.col("simulated_timestamp").cast("timestamp"), timezone))
     day = F.col("day") if "day" in cleaned.columns else F.to_date("simulated_timestamp")
+    temp = F.col("temperature")
     outside = F.abs(F.col("voltage") - nominal_voltage) > 0.1 * nominal_voltage
     expected = 1440 // interval_minutes
     aggs = [
@@ -29,6 +32,10 @@ def daily_aggregates(
             ).alias(f"{name}_kwh")
             for name, lo, hi in PERIODS
         ],
+        *[
+            F.sum(F.when(hour == h, F.col("consumption_kwh")).otherwise(0.0)).alias(c)
+            for h, c in enumerate(HOURLY_COLUMNS)
+        ],
         F.max(kw).alias("peak_kw"),
         F.max_by("simulated_timestamp", "consumption_kwh").alias("peak_at"),
         F.percentile_approx(F.when(hour < 6, kw), BASE_LOAD_QUANTILE, 1000).alias("base_load_kw"),
@@ -36,6 +43,10 @@ def daily_aggregates(
         F.sum((~F.col("is_estimated")).cast("int")).alias("valid_intervals"),
         F.sum(F.col("is_estimated").cast("int")).alias("estimated_intervals"),
         F.avg("temperature").alias("temperature_mean"),
+        # Degree-days integrated over the intervals (not from the daily mean): a mild day with
+        # a cold night still needs heating at night.
+        F.avg(F.greatest(F.lit(0.0), F.lit(HEATING_BASE_C) - temp)).alias("hdd"),
+        F.avg(F.greatest(F.lit(0.0), temp - F.lit(COOLING_BASE_C))).alias("cdd"),
         F.min("temperature").alias("temperature_min"),
         F.max("temperature").alias("temperature_max"),
         F.min("voltage").alias("voltage_min"),
@@ -49,6 +60,7 @@ def daily_aggregates(
         "day",
         "total_kwh",
         *[f"{name}_kwh" for name, _, _ in PERIODS],
+        *HOURLY_COLUMNS,
         "peak_kw",
         F.col("peak_at").cast("timestamp_ntz").alias("peak_at"),
         "base_load_kw",
@@ -62,8 +74,8 @@ def daily_aggregates(
         "temperature_mean",
         "temperature_min",
         "temperature_max",
-        F.greatest(F.lit(0.0), F.lit(HEATING_BASE_C) - F.col("temperature_mean")).alias("hdd"),
-        F.greatest(F.lit(0.0), F.col("temperature_mean") - F.lit(COOLING_BASE_C)).alias("cdd"),
+        "hdd",
+        "cdd",
         "voltage_min",
         "voltage_mean",
         "voltage_max",

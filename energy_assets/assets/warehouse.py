@@ -206,3 +206,19 @@ energy_daily = _table_asset(
     "energy.energy_daily: the daily features, one row per house and day.",
     partition_column="day",
 )
+household_classes = _table_asset(
+    "household_classes",
+    "household_classifier",
+    None,
+    ["house_id", "as_of_day"],
+    "energy.household_classes: the predicted profile of every house, per day, with the model.",
+    partition_column="as_of_day",
+)
+energy_anomalies = _table_asset(
+    "energy_anomalies",
+    "consumption_anomalies",
+    None,
+    ["house_id", "day"],
+    "energy.energy_anomalies: each house-day against its baseline, with the verdict.",
+    partition_column="day",
+)

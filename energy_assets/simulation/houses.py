@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from scipy.special import ndtr, ndtri
 
 from energy_assets.simulation import streams as S
 from energy_assets.simulation.randomness import uniform
@@ -17,6 +18,8 @@ from energy_assets.simulation.settings import (
 #: Houses a feeder (a low-voltage distribution cable) serves; fixed, so that a house's feeder
 #: does not depend on how many houses are simulated.
 HOUSES_PER_FEEDER = 25
+#: Spread of annual targets around the profile's typical value (log-normal sigma).
+ANNUAL_SIGMA = 0.12
 
 HOUSES_SCHEMA = pa.schema(
     [
@@ -78,11 +81,14 @@ def make_houses(settings: SimulationSettings) -> pa.Table:
     tdcv = np.array([PROFILE_TDCV_KWH[p] for p in PROFILES])[profile_code]
     lo = np.array([PROFILE_BANDS_KWH[p][0] for p in PROFILES])[profile_code]
     hi = np.array([PROFILE_BANDS_KWH[p][1] for p in PROFILES])[profile_code]
-    # Spread between houses of a profile: log-normal, sigma 0.12, kept inside the band.
-    z = np.sqrt(-2 * np.log(uniform(seed, S.HOUSE_SPREAD, idx, 1))) * np.cos(
-        2 * np.pi * uniform(seed, S.HOUSE_SPREAD, idx, 2)
-    )
-    annual = np.clip(tdcv * np.exp(0.12 * z), lo * 1.04, hi * 0.96)
+    # Spread between houses of a profile: log-normal (sigma 0.12) truncated to the band by
+    # drawing its quantile inside the band, so no house piles up on an edge (clipping put about
+    # one house in eight of each profile exactly on a band edge).
+    lo_z = np.log(lo * 1.04 / tdcv) / ANNUAL_SIGMA
+    hi_z = np.log(hi * 0.96 / tdcv) / ANNUAL_SIGMA
+    u_spread = uniform(seed, S.HOUSE_SPREAD, idx, 1)
+    z = ndtri(ndtr(lo_z) + u_spread * (ndtr(hi_z) - ndtr(lo_z)))
+    annual = tdcv * np.exp(ANNUAL_SIGMA * z)
 
     feeder = (idx - 1) // HOUSES_PER_FEEDER + 1
     return pa.table(

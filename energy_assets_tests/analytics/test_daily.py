@@ -46,9 +46,20 @@ def test_daily_features_have_the_known_answers(spark):
     assert (r["valid_intervals"], r["estimated_intervals"], r["expected_intervals"]) == (23, 1, 24)
     assert r["completeness"] == 1.0
     assert r["temperature_min"] == 4.0 and r["temperature_max"] == 10.0
-    assert r["hdd"] == pytest.approx(15.5 - (4 + 23 * 10) / 24)
+    assert r["hdd"] == pytest.approx((11.5 + 23 * 5.5) / 24)
     assert r["cdd"] == 0.0
     assert r["minutes_outside_10pct"] == 60 and r["voltage_max"] == 250.0
+    assert [r[f"kwh_h{h:02d}"] for h in range(24)] == [1.0 + h // 6 for h in range(24)]
+
+
+def test_cooling_degree_days_count_only_the_hot_hours(spark):
+    rows = [
+        ("H1", dt.datetime(2024, 1, 1, h), None, 1.0, 30.0 if h < 6 else 20.0, 220.0, False, "")
+        for h in range(24)
+    ]
+    r = daily_aggregates(spark.createDataFrame(rows, SCHEMA), 60, 220.0, "UTC").collect()[0]
+    # Six hours 8 degrees above the 22 C base: 2 degree-days, though the mean is only 22.5 C.
+    assert r["cdd"] == pytest.approx(2.0) and r["hdd"] == 0.0
 
 
 def test_periods_follow_the_local_clock(spark):

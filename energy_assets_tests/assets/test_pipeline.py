@@ -79,3 +79,31 @@ def test_rerunning_a_day_changes_nothing(week, pg_url):
     assert after.sort_by(keys).equals(before.sort_by(keys))
     table = wh.TableTarget(schema, "energy_data_cleaned", "simulated_timestamp")
     assert wh.read_arrow(pg_url, table).num_rows == before.num_rows
+
+
+def test_classifier_and_anomalies_reach_their_tables_with_computed_metrics(week, pg_url):
+    result, lake, schema, _ = week
+    meta = {
+        m.asset_key.to_user_string(): m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+    }
+    clf = meta["household_classifier"]
+    assert 0.0 <= clf["macro_f1"].value <= 1.0 and 0.0 <= clf["accuracy"].value <= 1.0
+    assert clf["window_days"].value == 7  # the week is all the history there is
+    assert (
+        sum(v.value for k, v in clf.items() if k.startswith("confusion/"))
+        == clf["test_houses"].value
+    )
+    assert clf["confusion_matrix"].value.startswith("![confusion](data:image/png;base64,")
+    assert (lake / "household_classifier" / "models").is_dir()
+    assert len(list((lake / "household_classifier" / "models").glob("*.joblib"))) == 7
+    classes = wh.read_arrow(pg_url, wh.TableTarget(schema, "household_classes", "as_of_day"))
+    assert classes.num_rows == 40 * 7
+    assert set(classes["predicted_profile"].to_pylist()) <= {"low", "medium", "high"}
+    anomalies = wh.read_arrow(pg_url, wh.TableTarget(schema, "energy_anomalies", "day"))
+    assert anomalies.num_rows == 40 * 7
+    # A week is shorter than the warm-up: expected values, but no verdicts yet.
+    assert anomalies["is_anomaly"].null_count == anomalies.num_rows
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["precision_recall_floor"].passed
+    assert "history" in (checks["precision_recall_floor"].description or "")

@@ -1,0 +1,197 @@
+"""The household classifier: a scikit-learn pipeline from window features to a profile.
+
+Trained on a labelled share of the houses (split by house, so no house is in both sets),
+evaluated on the rest. The profile labels come from the registry (``houses.profile``); the
+features only from the daily aggregates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from energy_assets.analytics.features import FEATURES
+from energy_assets.simulation.settings import PROFILES
+
+MODELS = ("gradient_boosting", "logistic_regression", "random_forest")
+
+
+class ClassifierError(ValueError):
+    """The window cannot train a classifier (too few houses or profiles)."""
+
+
+@dataclass(frozen=True)
+class ClassifierParams:
+    """Hyper-parameters and the split; the Dagster ``Config`` mirrors these fields."""
+
+    model: str = "gradient_boosting"
+    labelled_share: float = 0.7
+    split_seed: int = 7
+    c: float = 10.0  # logistic regression: inverse regularisation
+    learning_rate: float = 0.1  # gradient boosting
+    max_iter: int = 200  # gradient boosting rounds / logistic iterations
+    max_depth: int = 3  # trees
+    n_estimators: int = 300  # random forest
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ClassifierError(
+                f"Unknown model {self.model!r}: choose one of {', '.join(MODELS)}."
+            )
+        if not 0.0 < self.labelled_share < 1.0:
+            raise ClassifierError(f"labelled_share={self.labelled_share} must be between 0 and 1.")
+
+
+def build_pipeline(params: ClassifierParams) -> Pipeline:
+    """Scaling and the chosen estimator, as one scikit-learn pipeline."""
+    if params.model == "gradient_boosting":
+        model = HistGradientBoostingClassifier(
+            learning_rate=params.learning_rate,
+            max_iter=params.max_iter,
+            max_depth=params.max_depth,
+            random_state=params.split_seed,
+        )
+    elif params.model == "random_forest":
+        model = RandomForestClassifier(
+            n_estimators=params.n_estimators,
+            max_depth=params.max_depth or None,
+            random_state=params.split_seed,
+            n_jobs=1,
+        )
+    else:
+        model = LogisticRegression(C=params.c, max_iter=max(params.max_iter, 1000))
+    return Pipeline([("scale", StandardScaler()), ("model", model)])
+
+
+def labelled(house_ids: pd.Index, share: float, seed: int) -> np.ndarray:
+    """Whether each house is in the labelled (training) share: a hash of (seed, house).
+
+    A house's side never depends on which other houses exist, so the split is stable as the
+    neighbourhood grows and across days.
+    """
+    u = np.array(
+        [
+            int.from_bytes(hashlib.blake2b(f"{seed}:{h}".encode(), digest_size=8).digest(), "big")
+            / 2**64
+            for h in house_ids
+        ]
+    )
+    return u < share
+
+
+@dataclass
+class TrainedClassifier:
+    """A fitted pipeline with its version, its split, predictions and held-out metrics."""
+
+    pipeline: Pipeline
+    version: str
+    as_of_day: dt.date
+    train_houses: list[str]
+    test_houses: list[str]
+    predictions: pd.DataFrame
+    metrics: dict = field(default_factory=dict)
+
+    def card(self) -> dict:
+        """What is stored beside the model: where it came from and how good it is."""
+        return {
+            "version": self.version,
+            "as_of_day": self.as_of_day.isoformat(),
+            "train_houses": self.train_houses,
+            "test_houses": self.test_houses,
+            "metrics": self.metrics,
+            "features": list(FEATURES),
+            "scikit_learn": sklearn.__version__,
+        }
+
+
+def model_version(
+    params: ClassifierParams, as_of_day: dt.date, window: tuple[dt.date, dt.date], train: list[str]
+) -> str:
+    """``YYYYMMDD-<hash>``: the day, and a hash of what the fit depended on."""
+    payload = json.dumps(
+        {
+            "params": asdict(params),
+            "window": [d.isoformat() for d in window],
+            "train": train,
+            "features": list(FEATURES),
+            "sklearn": sklearn.__version__,
+        },
+        sort_keys=True,
+    )
+    return f"{as_of_day:%Y%m%d}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
+
+
+def train_classifier(
+    features: pd.DataFrame,
+    profiles: pd.Series,
+    params: ClassifierParams,
+    as_of_day: dt.date,
+    window: tuple[dt.date, dt.date],
+) -> TrainedClassifier:
+    """Fit on the labelled share, predict every house, evaluate on the held-out houses."""
+    houses = features.index
+    labels = profiles.reindex(houses)
+    is_train = labelled(houses, params.labelled_share, params.split_seed) & labels.notna()
+    is_test = ~labelled(houses, params.labelled_share, params.split_seed) & labels.notna()
+    x = features[list(FEATURES)].to_numpy(float)
+    y = labels.to_numpy(object)
+    if len(set(y[is_train])) < 2:
+        raise ClassifierError(
+            f"The classifier of {as_of_day} has {int(is_train.sum())} labelled houses of "
+            f"{len(set(y[is_train]))} profile(s); it needs houses of at least two profiles."
+        )
+    pipeline = build_pipeline(params).fit(x[is_train], y[is_train])
+    proba = pipeline.predict_proba(x)
+    classes = pipeline.classes_
+    predicted = classes[np.argmax(proba, axis=1)]
+    train_ids, test_ids = list(houses[is_train]), list(houses[is_test])
+    version = model_version(params, as_of_day, window, train_ids)
+    predictions = pd.DataFrame(
+        {
+            "house_id": houses.to_numpy(),
+            "as_of_day": as_of_day,
+            "predicted_profile": predicted,
+            "probability": proba.max(axis=1),
+            "model_version": version,
+        }
+    )
+    metrics = evaluate(pipeline, x[is_test], y[is_test], predicted[is_test], params.split_seed)
+    metrics["train_houses"], metrics["test_houses"] = len(train_ids), len(test_ids)
+    return TrainedClassifier(
+        pipeline, version, as_of_day, train_ids, test_ids, predictions, metrics
+    )
+
+
+def evaluate(
+    pipeline: Pipeline, x: np.ndarray, y: np.ndarray, predicted: np.ndarray, seed: int
+) -> dict:
+    """Accuracy, macro-F1, per-profile F1, the confusion matrix and permutation importances."""
+    if len(y) == 0:
+        return {"accuracy": float("nan"), "macro_f1": float("nan")}
+    labels = [p for p in PROFILES if p in set(y) | set(predicted)]
+    per_class = f1_score(y, predicted, labels=labels, average=None, zero_division=0)
+    importances = permutation_importance(
+        pipeline, x, y, scoring="f1_macro", n_repeats=3, random_state=seed
+    ).importances_mean
+    return {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "macro_f1": float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0)),
+        "f1_by_profile": {p: float(v) for p, v in zip(labels, per_class, strict=True)},
+        "confusion": confusion_matrix(y, predicted, labels=list(PROFILES)).tolist(),
+        "feature_importance": {
+            f: float(v)
+            for f, v in sorted(zip(FEATURES, importances, strict=True), key=lambda t: -t[1])
+        },
+    }

@@ -1,0 +1,78 @@
+"""Per-house features over a window of daily aggregates: what the household classifier sees.
+
+Nothing here reads the registry's labels or the simulator's truth; it takes the daily
+aggregates (``energy_daily``'s columns) of a window and returns one row per house.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from energy_assets.analytics.daily import HOURLY_COLUMNS
+from energy_assets.analytics.regression import fit_per_house
+
+SHAPE_COLUMNS = tuple(f"shape_h{h:02d}" for h in range(24))
+FEATURES = (
+    "mean_daily_kwh",
+    "log_mean_daily_kwh",
+    "baseline_daily_kwh",
+    "log_baseline_daily_kwh",
+    "heating_kwh_per_dd",
+    "cooling_kwh_per_dd",
+    "heating_sensitivity",
+    "cooling_sensitivity",
+    "weekend_ratio",
+    "peak_ratio",
+    "base_ratio",
+    "day_to_day_cv",
+    *SHAPE_COLUMNS,
+)
+
+
+def is_weekend(days: pd.Series) -> np.ndarray:
+    """Saturday or Sunday, for a column of dates."""
+    return pd.to_datetime(days).dt.dayofweek.to_numpy() >= 5
+
+
+def household_features(daily: pd.DataFrame) -> pd.DataFrame:
+    """One row per house (indexed by ``house_id``) with the columns of :data:`FEATURES`."""
+    if daily.empty:
+        return pd.DataFrame(columns=FEATURES, index=pd.Index([], name="house_id"), dtype=float)
+    d = daily.assign(weekend=is_weekend(daily["day"]))
+    g = d.groupby("house_id", sort=True)
+    mean_kwh = g["total_kwh"].mean()
+    hourly = g[list(HOURLY_COLUMNS)].sum()
+    shape = hourly.div(hourly.sum(axis=1).replace(0.0, np.nan), axis=0).fillna(1 / 24)
+    shape.columns = list(SHAPE_COLUMNS)
+
+    weekend_mean = d[d["weekend"]].groupby("house_id")["total_kwh"].mean()
+    weekday_mean = d[~d["weekend"]].groupby("house_id")["total_kwh"].mean()
+    weekend_ratio = (weekend_mean / weekday_mean).reindex(mean_kwh.index).fillna(1.0)
+
+    # Weather response: daily energy on heating and cooling degree-days, one fit per house.
+    fits = fit_per_house(d, ["total_kwh"], ["hdd", "cdd"], robust_iterations=2)["total_kwh"]
+    coef = pd.DataFrame(fits.coef, index=fits.houses, columns=["base", "heat", "cool"])
+    coef = coef.reindex(mean_kwh.index)
+    baseline = coef["base"].clip(lower=0.05 * mean_kwh)
+
+    mean_kw = mean_kwh / 24.0
+    out = pd.DataFrame(
+        {
+            "mean_daily_kwh": mean_kwh,
+            "log_mean_daily_kwh": np.log(mean_kwh.clip(lower=1e-3)),
+            "baseline_daily_kwh": baseline,
+            "log_baseline_daily_kwh": np.log(baseline.clip(lower=1e-3)),
+            "heating_kwh_per_dd": coef["heat"],
+            "cooling_kwh_per_dd": coef["cool"],
+            "heating_sensitivity": coef["heat"] / mean_kwh,
+            "cooling_sensitivity": coef["cool"] / mean_kwh,
+            "weekend_ratio": weekend_ratio,
+            "peak_ratio": g["peak_kw"].mean() / mean_kw,
+            "base_ratio": g["base_load_kw"].mean() / mean_kw,
+            "day_to_day_cv": (g["total_kwh"].std(ddof=0) / mean_kwh).fillna(0.0),
+        },
+        index=mean_kwh.index,
+    ).join(shape)
+    out.index.name = "house_id"
+    return out[list(FEATURES)].replace([np.inf, -np.inf], np.nan).fillna(0.0)

@@ -1,0 +1,256 @@
+"""The household classifier and consumption anomalies: trailing windows of daily aggregates.
+
+Both read their history through ``TimeWindowPartitionMapping`` (the window is the asset's
+dependency, so the UI shows it and a backfill orders it), tolerate days before the first
+materialized one (the window reports how much history it had), and compute one result per day
+of the run.
+"""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import joblib
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    Config,
+    MetadataValue,
+    Output,
+    TimeWindowPartitionMapping,
+    asset,
+)
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from energy_assets.analytics import figures
+from energy_assets.analytics.anomalies import (
+    BaselineParams,
+    baseline_curve,
+    detect_anomalies,
+    score_against_truth,
+)
+from energy_assets.analytics.classifier import ClassifierParams, train_classifier
+from energy_assets.analytics.features import household_features
+from energy_assets.partitions import simulated_days, single_run
+from energy_assets.simulation.settings import PROFILES
+from energy_assets.storage.lake import LakeResource
+
+GROUP = "analytics"
+CLASSIFIER_WINDOW_DAYS = 28
+MACRO_F1_FLOOR = 0.90
+ANOMALY_FLOOR = 0.80
+
+
+def _window(days_before: int) -> AssetIn:
+    return AssetIn(
+        "daily_aggregates",
+        partition_mapping=TimeWindowPartitionMapping(
+            start_offset=-days_before, end_offset=0, allow_nonexistent_upstream_partitions=True
+        ),
+        metadata={"allow_missing_days": True},
+    )
+
+
+def _as_dates(frame: pd.DataFrame, column: str = "day") -> pd.DataFrame:
+    return frame.assign(**{column: pd.to_datetime(frame[column]).dt.date})
+
+
+def _run_days(context: AssetExecutionContext) -> list[dt.date]:
+    return [dt.date.fromisoformat(k) for k in context.partition_keys]
+
+
+class ClassifierConfig(Config):
+    """Hyper-parameters of the household classifier (see ``ClassifierParams``)."""
+
+    model: str = ClassifierParams.model
+    labelled_share: float = ClassifierParams.labelled_share
+    split_seed: int = ClassifierParams.split_seed
+    c: float = ClassifierParams.c
+    learning_rate: float = ClassifierParams.learning_rate
+    max_iter: int = ClassifierParams.max_iter
+    max_depth: int = ClassifierParams.max_depth
+    n_estimators: int = ClassifierParams.n_estimators
+
+
+def save_model(models_dir: Path, trained) -> Path:
+    """Store a fitted pipeline and its card under its version (write beside, then rename)."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / f"{trained.version}.joblib"
+    tmp = path.with_suffix(".joblib.tmp")
+    joblib.dump(trained.pipeline, tmp)
+    tmp.replace(path)
+    path.with_suffix(".json").write_text(json.dumps(trained.card(), indent=1))
+    return path
+
+
+@asset(
+    partitions_def=simulated_days,
+    backfill_policy=single_run,
+    group_name=GROUP,
+    io_manager_key="parquet_io_manager",
+    ins={"daily_aggregates": _window(CLASSIFIER_WINDOW_DAYS - 1)},
+    metadata={"partition_expr": "as_of_day"},
+    kinds={"scikit-learn", "parquet"},
+    check_specs=[
+        AssetCheckSpec(
+            "macro_f1_floor",
+            asset="household_classifier",
+            description=f"macro-F1 on held-out houses of the run's last day >= {MACRO_F1_FLOOR}",
+        )
+    ],
+)
+def household_classifier(
+    context: AssetExecutionContext,
+    config: ClassifierConfig,
+    daily_aggregates: pd.DataFrame,
+    houses: pd.DataFrame,
+    lake: LakeResource,
+):
+    """A profile per house and day, from a model trained on the trailing 28 days of aggregates."""
+    params = ClassifierParams(**config.model_dump())
+    daily = _as_dates(daily_aggregates)
+    profiles = houses.set_index("house_id")["profile"]
+    models_dir = lake.path("household_classifier", "models")
+    predictions, per_day, last = [], {}, None
+    for day in _run_days(context):
+        first = day - dt.timedelta(days=CLASSIFIER_WINDOW_DAYS - 1)
+        window = daily[(daily["day"] >= first) & (daily["day"] <= day)]
+        trained = train_classifier(household_features(window), profiles, params, day, (first, day))
+        trained.metrics["window_days"] = int(window["day"].nunique())
+        path = save_model(models_dir, trained)
+        predictions.append(trained.predictions)
+        per_day[day.isoformat()] = {
+            k: trained.metrics[k] for k in ("accuracy", "macro_f1", "window_days")
+        } | {"model_version": trained.version}
+        last = (trained, window, path)
+    trained, window, path = last
+    m = trained.metrics
+    confusion = {
+        f"confusion/{t}_as_{p}": int(m["confusion"][i][j])
+        for i, t in enumerate(PROFILES)
+        for j, p in enumerate(PROFILES)
+    }
+    importances = {
+        f"importance/{k}": float(v) for k, v in list(m["feature_importance"].items())[:8]
+    }
+    yield Output(
+        pd.concat(predictions, ignore_index=True),
+        metadata={
+            "accuracy": m["accuracy"],
+            "macro_f1": m["macro_f1"],
+            "window_days": m["window_days"],
+            "train_houses": m["train_houses"],
+            "test_houses": m["test_houses"],
+            "model_version": trained.version,
+            "model_path": MetadataValue.path(str(path)),
+            **confusion,
+            **importances,
+            "per_day": MetadataValue.json(per_day),
+            "confusion_matrix": MetadataValue.md(
+                figures.markdown_image(
+                    figures.confusion(m["confusion"], list(PROFILES)), "confusion"
+                )
+            ),
+            "load_curves": MetadataValue.md(
+                figures.markdown_image(
+                    figures.load_curves_by_profile(window, profiles), "load curve per profile"
+                )
+            ),
+        },
+    )
+    yield AssetCheckResult(
+        check_name="macro_f1_floor",
+        passed=bool(m["macro_f1"] >= MACRO_F1_FLOOR),
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "macro_f1": m["macro_f1"],
+            "floor": MACRO_F1_FLOOR,
+            "as_of_day": trained.as_of_day.isoformat(),
+            "window_days": m["window_days"],
+            "test_houses": m["test_houses"],
+        },
+    )
+
+
+@asset(
+    partitions_def=simulated_days,
+    backfill_policy=single_run,
+    group_name=GROUP,
+    io_manager_key="parquet_io_manager",
+    ins={"daily_aggregates": _window(BaselineParams.history_days)},
+    metadata={"partition_expr": "day"},
+    kinds={"pandas", "parquet"},
+    check_specs=[
+        AssetCheckSpec(
+            "precision_recall_floor",
+            asset="consumption_anomalies",
+            description=f"precision and recall against the injected anomalies >= {ANOMALY_FLOOR}"
+            f" on house-days with a {BaselineParams.min_history_days}-day history",
+        )
+    ],
+)
+def consumption_anomalies(
+    context: AssetExecutionContext,
+    daily_aggregates: pd.DataFrame,
+    simulation_truth: DataFrame,
+):
+    """Each house-day against its own degree-day baseline: expected, residual, score, verdict.
+
+    The detection sees only the daily aggregates; the simulator's truth is read afterwards to
+    score it (precision and recall in the metadata and the check).
+    """
+    params = BaselineParams()
+    daily = _as_dates(daily_aggregates)
+    days = _run_days(context)
+    found = detect_anomalies(daily, days, params)
+    truth = _as_dates(
+        simulation_truth.where(F.col("category") == "anomaly")
+        .select("house_id", "day", "kind")
+        .distinct()
+        .toPandas()
+    )
+    scores = score_against_truth(found, truth)
+    judged = found[found["is_anomaly"].notna()]
+    metadata = {
+        "precision": scores["precision"],
+        "recall": scores["recall"],
+        "house_days_judged": scores["house_days_judged"],
+        "anomalies_found": int(judged["is_anomaly"].astype(bool).sum()),
+        "anomalous_house_days_injected": scores["anomalous_house_days"],
+        "recall_by_kind": MetadataValue.json(scores["recall_by_kind"]),
+        "consumption_vs_temperature": MetadataValue.md(
+            figures.markdown_image(
+                figures.consumption_against_temperature(daily[daily["day"].isin(days)].head(5000)),
+                "consumption vs temperature",
+            )
+        ),
+    }
+    flagged = judged[judged["is_anomaly"].astype(bool)]
+    if not flagged.empty:
+        worst = flagged.loc[flagged["score"].abs().idxmax()]
+        curve = baseline_curve(daily, worst["house_id"], worst["day"], params)
+        metadata["strongest_anomaly"] = MetadataValue.md(
+            figures.markdown_image(
+                figures.anomaly_against_baseline(curve, worst["house_id"], worst["day"]),
+                "anomaly against baseline",
+            )
+        )
+    yield Output(found, metadata=metadata)
+    evaluated = scores["house_days_judged"] > 0
+    yield AssetCheckResult(
+        check_name="precision_recall_floor",
+        passed=bool(
+            evaluated and scores["precision"] >= ANOMALY_FLOOR and scores["recall"] >= ANOMALY_FLOOR
+        ),
+        severity=AssetCheckSeverity.WARN,
+        description=None
+        if evaluated
+        else f"No house-day of this run has {params.min_history_days} days of history yet.",
+        metadata={k: v for k, v in metadata.items() if not isinstance(v, MetadataValue)}
+        | {"floor": ANOMALY_FLOOR},
+    )
