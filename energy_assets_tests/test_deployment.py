@@ -1,0 +1,89 @@
+"""The docker-compose deployment, checked from its files (no Docker engine runs here)."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyspark
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+APP_SERVICES = ("user-code", "webserver", "daemon", "spark-worker")
+
+
+def env_vars_the_code_reads() -> set[str]:
+    """Every variable named in settings.py (the one reader) and in the instance settings."""
+    names = set(
+        re.findall(
+            r'"((?:ENERGY|SPARK)_[A-Z_]+)"', (ROOT / "energy_assets/settings.py").read_text()
+        )
+    )
+    dagster_yaml = (ROOT / "deploy/dagster.yaml").read_text()
+    names |= set(re.findall(r"env: ([A-Z_]+)", dagster_yaml))
+    return names
+
+
+def test_the_compose_file_is_valid_for_docker_compose(tmp_path):
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("docker-compose is missing: .ci/run installs Debian's docker-compose.")
+        pytest.skip("docker-compose is not installed here")
+    out = subprocess.run(
+        [
+            binary,
+            "--env-file",
+            str(ROOT / ".env.example"),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_spark_master_and_pipeline_run_the_pinned_spark_version():
+    image = SERVICES["spark-master"]["image"]
+    assert image.startswith("apache/spark:")
+    assert image.split(":")[1] == pyspark.__version__
+    assert f'"pyspark=={pyspark.__version__}"' in (ROOT / "Dockerfile").read_text()
+
+
+def test_every_variable_the_code_reads_is_set_for_the_app_services():
+    wanted = env_vars_the_code_reads()
+    assert {"ENERGY_PG_URL", "SPARK_MASTER", "ENERGY_DATA_DIR", "DAGSTER_PG_URL"} <= wanted
+    for name in APP_SERVICES:
+        env = SERVICES[name]["environment"]
+        assert wanted <= set(env), (name, wanted - set(env))
+        assert env["SPARK_MASTER"] == "spark://spark-master:7077"
+
+
+def test_the_workspace_points_at_the_grpc_server():
+    workspace = yaml.safe_load((ROOT / "deploy/workspace.docker.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    command = SERVICES[server["host"]]["command"]
+    assert command[:3] == ["dagster", "code-server", "start"]
+    assert command[command.index("-p") + 1] == str(server["port"])
+    for ui in ("webserver", "daemon"):
+        assert "/opt/dagster/workspace.yaml" in SERVICES[ui]["command"]
+
+
+def test_ports_are_on_loopback_and_no_credential_is_in_the_files():
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "change-me" not in text and "POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}" in text
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+    assert (ROOT / ".env.example").is_file()
+    pg = SERVICES["postgres"]
+    assert "healthcheck" in pg and any("postgres-data" in v for v in pg["volumes"])
+    assert "CREATE DATABASE dagster" in (ROOT / "deploy/postgres-init.sh").read_text()
