@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
@@ -22,7 +24,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from energy_assets.analytics.features import FEATURES
+from energy_assets.analytics.features import FEATURES, SHAPE_COLUMNS
 from energy_assets.simulation.settings import PROFILES
 
 MODELS = ("gradient_boosting", "logistic_regression", "random_forest")
@@ -44,6 +46,7 @@ class ClassifierParams:
     max_iter: int = 200  # gradient boosting rounds / logistic iterations
     max_depth: int = 3  # trees
     n_estimators: int = 300  # random forest
+    shape_components: int = 2  # principal components of the 24-hour shape
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -72,7 +75,15 @@ def build_pipeline(params: ClassifierParams) -> Pipeline:
         )
     else:
         model = LogisticRegression(C=params.c, max_iter=max(params.max_iter, 1000))
-    return Pipeline([("scale", StandardScaler()), ("model", model)])
+    # The 24-hour shape is 24 collinear shares summing to one: two principal components carry
+    # what it says (night-heavy or evening-heavy) without handing the trees 24 noisy columns.
+    shape = [FEATURES.index(c) for c in SHAPE_COLUMNS]
+    columns = ColumnTransformer(
+        [("shape", PCA(n_components=params.shape_components), shape)], remainder="passthrough"
+    )
+    # Scaled first: a shape hour that never varies becomes exactly zero, instead of float
+    # noise that a scaler after the projection would blow up to unit variance.
+    return Pipeline([("scale", StandardScaler()), ("columns", columns), ("model", model)])
 
 
 def labelled(house_ids: pd.Index, share: float, seed: int) -> np.ndarray:

@@ -43,7 +43,8 @@ def household_features(daily: pd.DataFrame) -> pd.DataFrame:
     g = d.groupby("house_id", sort=True)
     mean_kwh = g["total_kwh"].mean()
     hourly = g[list(HOURLY_COLUMNS)].sum()
-    shape = hourly.div(hourly.sum(axis=1).replace(0.0, np.nan), axis=0).fillna(1 / 24)
+    # Rounded: shares below a millionth are float noise, and scaling would blow noise up.
+    shape = hourly.div(hourly.sum(axis=1).replace(0.0, np.nan), axis=0).fillna(1 / 24).round(6)
     shape.columns = list(SHAPE_COLUMNS)
 
     weekend_mean = d[d["weekend"]].groupby("house_id")["total_kwh"].mean()

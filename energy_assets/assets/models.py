@@ -75,6 +75,7 @@ class ClassifierConfig(Config):
     max_iter: int = ClassifierParams.max_iter
     max_depth: int = ClassifierParams.max_depth
     n_estimators: int = ClassifierParams.n_estimators
+    shape_components: int = ClassifierParams.shape_components
 
 
 def save_model(models_dir: Path, trained) -> Path:

@@ -58,8 +58,9 @@ def test_features_have_the_known_answers():
     assert list(household_features(d).columns) == list(FEATURES)
     assert f["mean_daily_kwh"] == pytest.approx((10 * 10 + 4 * 12) / 14)
     assert f["weekend_ratio"] == pytest.approx(1.2)
-    assert f["shape_h00"] == pytest.approx(1 / 48) and f["shape_h23"] == pytest.approx(3 / 48)
-    assert sum(f[f"shape_h{h:02d}"] for h in range(24)) == pytest.approx(1.0)
+    assert f["shape_h00"] == pytest.approx(1 / 48, abs=1e-6)
+    assert f["shape_h23"] == pytest.approx(3 / 48, abs=1e-6)
+    assert sum(f[f"shape_h{h:02d}"] for h in range(24)) == pytest.approx(1.0, abs=1e-5)
     assert f["peak_ratio"] == pytest.approx(3.0)
     assert f["base_ratio"] == pytest.approx(0.2 / (f["mean_daily_kwh"] / 24))
 
@@ -146,7 +147,12 @@ def synthetic_neighbourhood(n: int = 120, days: int = 28) -> tuple[pd.DataFrame,
     )
     level = profiles.map({"low": 5.0, "medium": 8.0, "high": 12.0})
     frames = [
-        daily_rows(h, days, lambda i, m=level[h]: m * (1 + rng.normal(0, 0.05)))
+        daily_rows(
+            h,
+            days,
+            lambda i, m=level[h]: m * (1 + rng.normal(0, 0.05)),
+            shape=rng.uniform(0.5, 1.5, 24),
+        )
         for h in profiles.index
     ]
     return pd.concat(frames), profiles
