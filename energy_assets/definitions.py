@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster import (
+    AssetSelection,
+    Definitions,
+    define_asset_job,
+    in_process_executor,
+    map_asset_specs,
+)
 
 from energy_assets.assets.analytics import daily_aggregates
 from energy_assets.assets.cleaning import vee
@@ -18,8 +24,9 @@ from energy_assets.assets.warehouse import (
     household_classes,
     warehouse_houses,
 )
-from energy_assets.partitions import simulated_days
+from energy_assets.partitions import follows_upstream, simulated_days
 from energy_assets.resources import build_resources
+from energy_assets.sensors import followers, simulated_clock
 from energy_assets.settings import load_settings
 
 settings = load_settings()
@@ -29,24 +36,36 @@ everything = define_asset_job(
     "everything", selection=AssetSelection.all(), partitions_def=simulated_days
 )
 
+#: Every asset of the graph; what comes after the simulation follows new days on its own.
+SOURCES = (houses, simulated_meters)
+assets = [
+    houses,
+    simulated_meters,
+    vee,
+    cleaning_evaluation,
+    warehouse_houses,
+    energy_data_raw,
+    energy_data_cleaned,
+    energy_data_rejected,
+    daily_aggregates,
+    energy_daily,
+    household_classifier,
+    household_classes,
+    consumption_anomalies,
+    energy_anomalies,
+]
+assets = [
+    *SOURCES,
+    *map_asset_specs(
+        lambda spec: spec.replace_attributes(automation_condition=follows_upstream),
+        [a for a in assets if a not in SOURCES],
+    ),
+]
+
 defs = Definitions(
-    assets=[
-        houses,
-        simulated_meters,
-        vee,
-        cleaning_evaluation,
-        warehouse_houses,
-        energy_data_raw,
-        energy_data_cleaned,
-        energy_data_rejected,
-        daily_aggregates,
-        energy_daily,
-        household_classifier,
-        household_classes,
-        consumption_anomalies,
-        energy_anomalies,
-    ],
+    assets=assets,
     jobs=[everything],
+    sensors=[simulated_clock, followers],
     resources=build_resources(settings),
     # One process per run, so one Spark JVM per run: the multiprocess executor would start a
     # JVM per step. Spark supplies the parallelism inside each step.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition
+from dagster import AutomationCondition, BackfillPolicy, DailyPartitionsDefinition
 
 from energy_assets.settings import load_settings
 
@@ -19,3 +19,7 @@ simulated_days = DailyPartitionsDefinition(
 
 #: A range of days is one run and one Spark job, not one run per day.
 single_run = BackfillPolicy.single_run()
+
+#: Downstream assets follow new simulated days: Dagster's eager condition without its
+#: "latest time window only" clause, which would compare simulated days with today's date.
+follows_upstream = AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())

@@ -43,6 +43,7 @@ class Settings:
     seed: int = 42
     climate: str = "santiago"
     spark_ui: bool = True
+    clock_seconds: int = 60
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -67,6 +68,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         interval_minutes=interval,
         seed=_int(env, "ENERGY_SEED", 42),
         climate=env.get("ENERGY_CLIMATE") or "santiago",
+        clock_seconds=_int(env, "ENERGY_CLOCK_SECONDS", 60),
         spark_ui=(env.get("ENERGY_SPARK_UI") or ("0" if env.get("CI") else "1"))
         not in ("0", "false"),
     )

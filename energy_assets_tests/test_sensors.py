@@ -1,0 +1,67 @@
+"""The simulated clock and the assets that follow it, evaluated against a real Dagster instance."""
+
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    DagsterInstance,
+    DefaultSensorStatus,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
+
+from energy_assets.definitions import defs
+from energy_assets.partitions import simulated_days
+from energy_assets.sensors import followers, next_simulated_day, simulated_clock
+
+FIRST = simulated_days.get_partition_keys()[0]
+
+
+def materialized(instance: DagsterInstance, key: str, partition: str | None = None) -> None:
+    instance.report_runless_asset_event(AssetMaterialization(key, partition=partition))
+
+
+def test_the_next_day_is_after_the_last_simulated_one():
+    assert next_simulated_day(set()) == FIRST
+    assert next_simulated_day({"2024-01-01", "2024-01-05", "2024-01-02"}) == "2024-01-06"
+    assert next_simulated_day({simulated_days.get_last_partition_key()}) is None
+
+
+def test_the_clock_is_off_by_default_and_the_followers_are_on():
+    assert simulated_clock.default_status == DefaultSensorStatus.STOPPED
+    assert followers.default_status == DefaultSensorStatus.RUNNING
+
+
+def test_each_tick_asks_for_the_next_day_once():
+    with DagsterInstance.ephemeral() as instance:
+        first = simulated_clock(build_sensor_context(instance=instance, definitions=defs))
+        assert first.partition_key == FIRST and first.run_key == FIRST
+        assert AssetKey("houses") in first.asset_selection
+        materialized(instance, "houses")
+        materialized(instance, "raw_readings", FIRST)
+        second = simulated_clock(build_sensor_context(instance=instance, definitions=defs))
+        assert second.partition_key == "2024-01-02"
+        assert set(second.asset_selection) == {
+            AssetKey("raw_readings"),
+            AssetKey("simulation_truth"),
+        }
+
+
+def test_downstream_assets_follow_a_new_day():
+    with DagsterInstance.ephemeral() as instance:
+        materialized(instance, "houses")
+        result = evaluate_automation_conditions(defs=defs, instance=instance)
+        assert result.total_requested == 0  # nothing new yet
+        for key in ("raw_readings", "simulation_truth"):
+            materialized(instance, key, FIRST)
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        for key in (
+            "cleaned_readings",
+            "daily_aggregates",
+            "household_classifier",
+            "consumption_anomalies",
+            ["warehouse", "energy_data_raw"],
+        ):
+            assert result.get_requested_partitions(AssetKey(key)) == {FIRST}, key
+        # The next evaluation does not ask again for what it already asked.
+        again = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        assert again.total_requested == 0
