@@ -10,7 +10,7 @@ DAYS ?= 7
 END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 DAGSTER_URL = $$( [ -n "$$DAGSTER_PG_URL" ] && echo "$$DAGSTER_PG_URL" || $(PY) -W ignore -m energy_assets.storage.embedded url dagster )
 
-.PHONY: install run checks dev test lint stop clean doctor dagster-home
+.PHONY: install run checks dev dashboard test lint stop clean doctor dagster-home
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'energy_assets needs Python 3.11 or newer.')"
@@ -42,6 +42,11 @@ checks: doctor dagster-home
 ## The Dagster UI and its daemon on 127.0.0.1:3000, over the same database.
 dev: doctor dagster-home
 	DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## The Streamlit dashboard over the warehouse on 127.0.0.1:8501 (after `make run`).
+dashboard: install
+	$(VENV)/bin/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 \
+		--server.headless true --browser.gatherUsageStats false
 
 test: doctor
 	$(VENV)/bin/pytest -q

@@ -14,6 +14,7 @@ from energy_assets.assets.analytics import daily_aggregates
 from energy_assets.assets.cleaning import vee
 from energy_assets.assets.evaluation import cleaning_evaluation
 from energy_assets.assets.models import consumption_anomalies, household_classifier
+from energy_assets.assets.reports import exploration_notebook
 from energy_assets.assets.simulation import houses, simulated_meters
 from energy_assets.assets.warehouse import (
     energy_anomalies,
@@ -53,6 +54,7 @@ assets = [
     household_classes,
     consumption_anomalies,
     energy_anomalies,
+    exploration_notebook,
 ]
 assets = [
     *SOURCES,

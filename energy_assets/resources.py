@@ -62,6 +62,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     postgres = PostgresResource(
         url=EnvVar(PG_URL_VAR) if settings.pg_url else None,
         home=str(settings.home),
+        warehouse_schema=settings.pg_schema,
     )
     lake = LakeResource(data_dir=str(settings.data_dir))
     return {

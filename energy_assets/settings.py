@@ -33,6 +33,7 @@ class Settings:
     """The project's settings, resolved from the environment with the embedded defaults."""
 
     pg_url: str | None = None
+    pg_schema: str = "energy"
     home: Path = field(default_factory=lambda: Path(".energy").resolve())
     data_dir: Path = field(default_factory=lambda: Path("data").resolve())
     spark_master: str = "local[*]"
@@ -59,6 +60,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"ENERGY_HOUSES={houses} must be at least 1.")
     return Settings(
         pg_url=env.get(PG_URL_VAR) or None,
+        pg_schema=env.get("ENERGY_PG_SCHEMA") or "energy",
         home=Path(env.get("ENERGY_HOME") or ".energy").resolve(),
         data_dir=Path(env.get("ENERGY_DATA_DIR") or "data").resolve(),
         spark_master=env.get("SPARK_MASTER") or "local[*]",

@@ -56,3 +56,21 @@ def lake_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def neighbourhood(tmp_path_factory, pg_url):
+    """A week of 40 houses at 15 minutes, the whole graph materialized as one run.
+
+    Shared by the pipeline, notebook and dashboard tests: (result, lake, schema, resources).
+    """
+    from energy_assets_tests.helpers import all_assets, materialize_range, project_resources
+
+    lake = tmp_path_factory.mktemp("week") / "data"
+    lake.mkdir()
+    schema = "test pipeline 'week'"
+    resources = project_resources(lake, pg_url, schema, houses=40, houses_per_task=20)
+    result = materialize_range(all_assets(), resources, "2024-03-04", "2024-03-10")
+    yield result, lake, schema, resources
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

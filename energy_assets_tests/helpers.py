@@ -49,3 +49,10 @@ def materialize_range(
         tags={RANGE_START: start, RANGE_END: end},
         raise_on_error=raise_on_error,
     )
+
+
+def all_assets() -> list:
+    """Every asset of the project's Definitions."""
+    from energy_assets.definitions import defs
+
+    return list(defs.assets)

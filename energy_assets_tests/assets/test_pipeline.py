@@ -4,27 +4,16 @@ import pyarrow.dataset as ds
 import pytest
 from dagster import AssetKey
 
-from energy_assets.definitions import defs
 from energy_assets.storage import warehouse as wh
-from energy_assets_tests.helpers import materialize_range, project_resources
+from energy_assets_tests.helpers import all_assets, materialize_range
 
-ASSETS = list(defs.assets)
+ASSETS = all_assets()
 
 
 @pytest.fixture(scope="module")
-def week(tmp_path_factory, pg_url):
-    """A week of 40 houses at 15 minutes, materialized as one run."""
-    import psycopg
-    from psycopg import sql
-
-    lake = tmp_path_factory.mktemp("week") / "data"
-    lake.mkdir()
-    schema = "test pipeline 'week'"
-    resources = project_resources(lake, pg_url, schema, houses=40, houses_per_task=20)
-    result = materialize_range(ASSETS, resources, "2024-03-04", "2024-03-10")
-    yield result, lake, schema, resources
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+def week(neighbourhood):
+    """The session's small neighbourhood (a week of 40 houses), materialized as one run."""
+    return neighbourhood
 
 
 def test_every_error_check_passes_and_scores_meet_the_floors(week):
