@@ -12,7 +12,9 @@ WORKDIR /opt/energy_assets
 COPY pyproject.toml README.md ./
 COPY energy_assets ./energy_assets
 # pyspark is pinned to the version of the Spark master image in docker-compose.yml.
-RUN pip install --no-cache-dir . "pyspark==4.3.0"
+RUN pip install --no-cache-dir . "pyspark==4.3.0" "jupyterlab>=4.2"
+COPY notebooks ./notebooks
+COPY dashboards ./dashboards
 
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.docker.yaml /opt/dagster/workspace.yaml

@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ("user-code", "webserver", "daemon", "spark-worker")
+APP_SERVICES = ("user-code", "webserver", "daemon", "spark-worker", "jupyter", "dashboard")
 
 
 def env_vars_the_code_reads() -> set[str]:
@@ -87,3 +87,32 @@ def test_ports_are_on_loopback_and_no_credential_is_in_the_files():
     pg = SERVICES["postgres"]
     assert "healthcheck" in pg and any("postgres-data" in v for v in pg["volumes"])
     assert "CREATE DATABASE dagster" in (ROOT / "deploy/postgres-init.sh").read_text()
+
+
+def test_jupyter_needs_a_token_and_the_dashboard_runs_the_app():
+    command = " ".join(SERVICES["jupyter"]["command"])
+    assert "--IdentityProvider.token=${JUPYTER_TOKEN:?" in command
+    assert "/opt/energy_assets/dashboards/app.py" in SERVICES["dashboard"]["command"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY notebooks" in dockerfile and "COPY dashboards" in dockerfile
+
+
+def test_compose_refuses_to_start_jupyter_without_a_token(tmp_path):
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed here")
+    env = tmp_path / ".env"
+    env.write_text(
+        "\n".join(
+            line
+            for line in (ROOT / ".env.example").read_text().splitlines()
+            if not line.startswith("JUPYTER_TOKEN")
+        )
+    )
+    out = subprocess.run(
+        [binary, "--env-file", str(env), "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"},
+    )
+    assert out.returncode != 0 and "JUPYTER_TOKEN" in out.stderr
