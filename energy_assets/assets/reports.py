@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
+from energy_assets.partitions import single_run
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.postgres_io import PostgresResource
 
@@ -32,6 +33,7 @@ def execute_notebook(source: Path, env: dict[str, str], timeout: int = 600):
     group_name="reports",
     deps=[AssetKey(["warehouse", name]) for name in READS],
     kinds={"jupyter", "html"},
+    backfill_policy=single_run,
 )
 def exploration_notebook(
     context: AssetExecutionContext, postgres: PostgresResource, lake: LakeResource
