@@ -10,7 +10,7 @@ DAYS ?= 7
 END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 DAGSTER_URL = $$( [ -n "$$DAGSTER_PG_URL" ] && echo "$$DAGSTER_PG_URL" || $(PY) -W ignore -m energy_assets.storage.embedded url dagster )
 
-.PHONY: install run checks dev dashboard test lint stop clean doctor dagster-home
+.PHONY: install run checks dev dashboard bench test lint stop clean doctor dagster-home
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'energy_assets needs Python 3.11 or newer.')"
@@ -47,6 +47,15 @@ dev: doctor dagster-home
 dashboard: install
 	$(VENV)/bin/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 \
 		--server.headless true --browser.gatherUsageStats false
+
+## Every stage at a size you choose, beside its peers; writes benchmarks/RESULTS.md.
+HOUSES ?= 1000
+INTERVAL ?= 15
+BENCH_DAYS ?= 2
+BENCH_START ?= 2024-07-01
+bench: doctor
+	$(PY) benchmarks/pipeline.py --houses $(HOUSES) --interval $(INTERVAL) --days $(BENCH_DAYS) \
+		--start $(BENCH_START) $(if $(JDBC),--jdbc,)
 
 test: doctor
 	$(VENV)/bin/pytest -q
