@@ -157,7 +157,7 @@ def main() -> int:
         os.environ["PYSPARK_SUBMIT_ARGS"] = f"--jars {JDBC_JAR} pyspark-shell"
 
     from clean import duckdb_sql
-    from dagster import DagsterInstance, materialize
+    from dagster import AssetKey, DagsterInstance, materialize
 
     from energy_assets.cleaning.rules import CleaningParams
     from energy_assets.definitions import defs
@@ -183,7 +183,7 @@ def main() -> int:
         "parquet_io_manager": ParquetIOManager(lake=lake, spark=spark),
         "warehouse_io_manager": PostgresIOManager(postgres=postgres, spark=spark),
     }
-    assets = [a for a in defs.assets if a.key.path[-1] != "exploration_notebook"]
+    assets = [a for a in defs.assets if AssetKey("exploration_notebook") not in a.keys]
 
     sampler = MemorySampler()
     sampler.start()
@@ -275,7 +275,7 @@ def main() -> int:
     bare_clean_s = copy_clean["copy_s"]
     lines = [
         "# Benchmark results\n",
-        f"`make bench HOUSES={args.houses} INTERVAL={args.interval} DAYS={args.days} START={args.start}`"
+        f"`make bench HOUSES={args.houses} INTERVAL={args.interval} BENCH_DAYS={args.days} BENCH_START={args.start}`"
         f" on a machine with {cores} cores and {mem_gib:.0f} GiB; {raw:,} raw readings,"
         f" {cleaned:,} cleaned; one Dagster run, wall {wall:.0f} s"
         f" ({'success' if result.success else 'FAILED'}).\n",
