@@ -159,6 +159,7 @@ def main() -> int:
     from clean import duckdb_sql
     from dagster import AssetKey, DagsterInstance, materialize
 
+    from energy_assets.assets.warehouse import RAW
     from energy_assets.cleaning.rules import CleaningParams
     from energy_assets.definitions import defs
     from energy_assets.resources import SimulationResource
@@ -236,14 +237,7 @@ def main() -> int:
     duck_s = time.perf_counter() - t
     con.close()
 
-    raw_cols = [
-        "ingested_at",
-        "simulated_timestamp",
-        "house_id",
-        "consumption_kwh",
-        "temperature",
-        "voltage",
-    ]
+    raw_cols = list(RAW)
     copy_raw = server_copy(url, "energy_data_raw", raw_cols, work, [])
     copy_clean = server_copy(
         url,

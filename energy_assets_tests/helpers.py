@@ -1,5 +1,6 @@
 """Helpers shared by the tests: resources on temp storage, range runs."""
 
+import time
 from pathlib import Path
 
 from dagster import DagsterInstance, materialize
@@ -56,3 +57,18 @@ def all_assets() -> list:
     from energy_assets.definitions import defs
 
     return list(defs.assets)
+
+
+def wait_until_up(url: str, seconds: float, log: Path | None = None) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's log tail after ``seconds``."""
+    import requests
+
+    deadline = time.time() + seconds
+    while True:
+        try:
+            if requests.get(url, timeout=5).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        assert time.time() < deadline, log.read_text()[-3000:] if log else f"{url} never answered"
+        time.sleep(0.5)

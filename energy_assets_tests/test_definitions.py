@@ -59,4 +59,3 @@ def test_the_plain_cli_validates_from_the_repository_root():
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-

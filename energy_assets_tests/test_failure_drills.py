@@ -110,11 +110,12 @@ def run(assets, resources, config: Version, name: str, instance=None):
     )
 
 
-def day_rows(url: str, table: str) -> tuple[int, float | None]:
+def day_rows(url: str, table: str, schema: str = SCHEMA) -> tuple[int, float | None]:
+    """Rows of a drill table and its largest value (which version of the day it holds)."""
     with psycopg.connect(url) as conn:
         return conn.execute(
             psycopg.sql.SQL("SELECT count(*), max(consumption_kwh) FROM {}").format(
-                psycopg.sql.Identifier(SCHEMA, table)
+                psycopg.sql.Identifier(schema, table)
             )
         ).fetchone()
 
@@ -219,23 +220,11 @@ def test_a_spark_job_dies_in_the_middle_of_a_write(spark, tmp_path, pg_url, pg_s
     assert after.equals(before)
     assert sorted(p.name for p in (lake / "drill_lake").iterdir()) == [f"day={DAY}"]
     # PostgreSQL: the previous day, whole.
-    with psycopg.connect(pg_url) as conn:
-        n, top = conn.execute(
-            psycopg.sql.SQL("SELECT count(*), max(consumption_kwh) FROM {}").format(
-                psycopg.sql.Identifier(pg_schema, "drill_spark_table")
-            )
-        ).fetchone()
-    assert (n, top) == (rows, 1.0)
+    assert day_rows(pg_url, "drill_spark_table", pg_schema) == (rows, 1.0)
 
     # The retried runs equal a clean run of the new version.
     for a in (drill_lake, drill_spark_table):
         assert run([a], resources, Version(value=2.0, rows=rows), a.key.path[-1]).success
     again = ds.dataset(str(day_dir)).to_table()
     assert again.num_rows == rows and pa.compute.max(again["consumption_kwh"]).as_py() == 2.0
-    with psycopg.connect(pg_url) as conn:
-        n, top = conn.execute(
-            psycopg.sql.SQL("SELECT count(*), max(consumption_kwh) FROM {}").format(
-                psycopg.sql.Identifier(pg_schema, "drill_spark_table")
-            )
-        ).fetchone()
-    assert (n, top) == (rows, 2.0)
+    assert day_rows(pg_url, "drill_spark_table", pg_schema) == (rows, 2.0)

@@ -23,8 +23,8 @@ from energy_assets.cleaning.vee import classify, cleaned, expected_intervals, re
 from energy_assets.partitions import simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.lake import LakeResource
-from energy_assets.storage.parquet_io import DAY, day_dir
-from energy_assets.storage.spark import SparkResource
+from energy_assets.storage.parquet_io import DAY, count_rows, day_dir
+from energy_assets.storage.spark import SparkResource, size_shuffles
 
 GROUP = "cleaning"
 RAW_TYPES = {
@@ -153,6 +153,10 @@ def vee(
     )
     check_raw_schema(raw_readings, str(lake.path("raw_readings")))
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    raw_rows = sum(count_rows(day_dir(lake.path("raw_readings"), d)) for d in days)
+    context.log.info(
+        f"{raw_rows:,} raw readings: {size_shuffles(spark.session, raw_rows)} shuffle partitions"
+    )
     classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         yield Output(cleaned(classified, params), "cleaned_readings")

@@ -6,12 +6,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 from streamlit.testing.v1 import AppTest
+
+from energy_assets_tests.helpers import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
@@ -83,15 +83,7 @@ def test_chromium_shows_the_charts(warehouse_env, tmp_path):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/_stcore/health", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.time() < deadline
-            time.sleep(0.5)
+        wait_until_up(f"{url}/_stcore/health", 60)
         shot = tmp_path / "dashboard.png"
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

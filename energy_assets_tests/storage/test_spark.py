@@ -31,3 +31,11 @@ def test_old_java_is_named(monkeypatch, tmp_path):
 
 def test_the_session_in_use_is_utc(spark):
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+
+
+def test_shuffles_grow_with_the_data_and_not_below_the_cores():
+    from energy_assets.storage.spark import shuffle_partitions_for
+
+    assert shuffle_partitions_for(10_000, cores=2) == 4
+    assert shuffle_partitions_for(100_800_000, cores=2) == 101
+    assert shuffle_partitions_for(100_800_000, cores=64) == 128

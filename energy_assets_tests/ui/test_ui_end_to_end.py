@@ -20,6 +20,7 @@ import requests
 from psycopg import sql
 
 from energy_assets.storage.embedded import dagster_url
+from energy_assets_tests.helpers import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCATION, REPOSITORY = "energy_assets", "__repository__"
@@ -111,15 +112,7 @@ def ui(tmp_path_factory, pg_url):
     ]
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if requests.get(f"{url}/server_info", timeout=5).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.time() < deadline, (logs / "webserver.log").read_text()[-3000:]
-            time.sleep(1)
+        wait_until_up(f"{url}/server_info", 180, logs / "webserver.log")
         yield UI(url)
     finally:
         for p in procs:
