@@ -31,13 +31,17 @@ class Version(Config):
     fail: bool = False
 
 
+#: A day-partitioned PostgreSQL table of readings with the cleaned table's key.
+KEYED_READINGS = {
+    "partition_expr": "simulated_timestamp",
+    "primary_key": ["house_id", "simulated_timestamp"],
+}
+
+
 @asset(
     partitions_def=simulated_days,
     io_manager_key="warehouse_io_manager",
-    metadata={
-        "partition_expr": "simulated_timestamp",
-        "primary_key": ["house_id", "simulated_timestamp"],
-    },
+    metadata=KEYED_READINGS,
 )
 def drill_readings(config: Version) -> pa.Table:
     """A day of readings from Arrow: ``rows`` readings of ``value`` kWh."""
@@ -89,10 +93,7 @@ def drill_lake(config: Version, spark: SparkResource) -> DataFrame:
 @asset(
     partitions_def=simulated_days,
     io_manager_key="warehouse_io_manager",
-    metadata={
-        "partition_expr": "simulated_timestamp",
-        "primary_key": ["house_id", "simulated_timestamp"],
-    },
+    metadata=KEYED_READINGS,
 )
 def drill_spark_table(config: Version, spark: SparkResource):
     """A Spark day loaded into PostgreSQL by the executors."""

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.analytics.features import is_weekend
-from energy_assets.analytics.regression import fit_per_house
+from energy_assets.analytics.regression import design, fit_per_house
 
 REGRESSORS = ["hdd", "cdd", "weekend"]
 CHANNELS = ["total_kwh", "base_load_kw"]
@@ -112,7 +112,7 @@ def _channel(
         fit = fits[channel]
         pos = pd.Index(fit.houses).get_indexer(today["house_id"])
         has = pos >= 0
-        x = np.column_stack([np.ones(len(today)), *[today[c].to_numpy(float) for c in REGRESSORS]])
+        x = design(today, REGRESSORS)
         expected[has] = np.maximum(0.0, np.einsum("nk,nk->n", x[has], fit.coef[pos[has]]))
         scale[has] = fit.scale[pos[has]]
     sigma = np.maximum(
@@ -204,9 +204,7 @@ def baseline_curve(
     expected = np.full(len(window), np.nan)
     if not history.empty:
         fit = fit_per_house(history, CHANNELS, REGRESSORS, params.robust_iterations)["total_kwh"]
-        x = np.column_stack(
-            [np.ones(len(window)), *[window[c].to_numpy(float) for c in REGRESSORS]]
-        )
+        x = design(window, REGRESSORS)
         expected = np.maximum(0.0, x @ fit.coef[0])
     return pd.DataFrame(
         {

@@ -154,8 +154,8 @@ def train_classifier(
     """Fit on the labelled share, predict every house, evaluate on the held-out houses."""
     houses = features.index
     labels = profiles.reindex(houses)
-    is_train = labelled(houses, params.labelled_share, params.split_seed) & labels.notna()
-    is_test = ~labelled(houses, params.labelled_share, params.split_seed) & labels.notna()
+    side = labelled(houses, params.labelled_share, params.split_seed)
+    is_train, is_test = side & labels.notna(), ~side & labels.notna()
     x = features[list(FEATURES)].to_numpy(float)
     y = labels.to_numpy(object)
     if len(set(y[is_train])) < 2:
