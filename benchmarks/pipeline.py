@@ -84,7 +84,8 @@ def step_seconds(result) -> dict[str, float]:
 
 
 def server_copy(url: str, table: str, columns: list[str], work: Path, key: list[str]) -> dict:
-    """Server-side COPY of a warehouse table's rows from a file into a bare table, then key."""
+    """Server-side COPY of a warehouse table's rows from a file: into a bare table, then key;
+    and, with a key, into a table that already has it, as the warehouse table does."""
     import psycopg
 
     dump = work / f"{table}.csv"
@@ -115,9 +116,18 @@ def server_copy(url: str, table: str, columns: list[str], work: Path, key: list[
             )
             key_s = time.perf_counter() - start
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(bare)).fetchone()[0]
+        keyed_s = 0.0
+        if key:
+            # The same rows into an empty table that has the key before the COPY.
+            conn.execute(sql.SQL("TRUNCATE {}").format(bare))
+            start = time.perf_counter()
+            conn.execute(
+                sql.SQL("COPY {} FROM {} (FORMAT csv)").format(bare, sql.Literal(str(dump)))
+            )
+            keyed_s = time.perf_counter() - start
         conn.execute(sql.SQL("DROP TABLE {}").format(bare))
     dump.unlink()
-    return {"rows": rows, "copy_s": copy_s, "key_s": key_s}
+    return {"rows": rows, "copy_s": copy_s, "key_s": key_s, "keyed_s": keyed_s}
 
 
 def jdbc_write(spark, url: str, table: str, work: Path) -> float:
@@ -267,6 +277,7 @@ def main() -> int:
     classify_s = step("household_classifier")
     anomalies_s = step("consumption_anomalies")
     bare_clean_s = copy_clean["copy_s"]
+    keyed_clean_s = copy_clean["keyed_s"]
     lines = [
         "# Benchmark results\n",
         f"`make bench HOUSES={args.houses} INTERVAL={args.interval} BENCH_DAYS={args.days} BENCH_START={args.start}`"
@@ -279,6 +290,7 @@ def main() -> int:
         f"| clean (VEE, cleaned + rejected Parquet, checks) | {clean_s:.1f} | {per_s(raw, clean_s)} | DuckDB, same rules | {duck_s:.1f} | {per_s(raw, duck_s)} |",
         f"| load energy_data_raw (+ twin check) | {load_raw_s:.1f} | {per_s(raw, load_raw_s)} | server-side COPY from a file, bare table | {copy_raw['copy_s']:.1f} | {per_s(raw, copy_raw['copy_s'])} |",
         f"| load energy_data_cleaned (+ key, twin check) | {load_clean_s:.1f} | {per_s(cleaned, load_clean_s)} | server-side COPY from a file, bare table, then key | {bare_clean_s:.1f} + {copy_clean['key_s']:.1f} | {per_s(cleaned, bare_clean_s + copy_clean['key_s'])} |",
+        f"| | | | server-side COPY from a file into a table keyed like energy_data_cleaned | {keyed_clean_s:.1f} | {per_s(cleaned, keyed_clean_s)} |",
     ]
     if jdbc_s is not None:
         lines.append(
@@ -290,7 +302,8 @@ def main() -> int:
         f"| load energy_daily | {load_daily_s:.1f} | | | | |",
         f"| household classifier (one model a day) | {classify_s:.1f} | | | | |",
         f"| consumption anomalies | {anomalies_s:.1f} | | | | |",
-        f"| **whole run** | **{wall:.1f}** | **{per_s(raw, wall)}** | bare COPY of the cleaned rows alone | {bare_clean_s:.1f} | pipeline / bare COPY = **{wall / bare_clean_s:.1f}×** |",
+        f"| **whole run** | **{wall:.1f}** | **{per_s(raw, wall)}** | COPY of the cleaned rows into a table keyed like energy_data_cleaned | {keyed_clean_s:.1f} | pipeline / keyed COPY = **{wall / keyed_clean_s:.1f}×** |",
+        f"| | | | COPY of the cleaned rows into a bare table (no key) | {bare_clean_s:.1f} | pipeline / bare COPY = **{wall / bare_clean_s:.1f}×** |",
         "",
         f"Peak memory: Dagster process {sampler.peak_self / 2**30:.2f} GiB; Spark driver JVM"
         f" {sampler.peak_jvm / 2**30:.2f} GiB (driver memory setting {args.driver_memory}).",

@@ -13,9 +13,17 @@ from energy_assets.analytics.daily import HOURLY_COLUMNS
 from energy_assets.analytics.regression import fit_per_house
 
 SHAPE_COLUMNS = tuple(f"shape_h{h:02d}" for h in range(24))
+#: A day counts as typical when its energy is within these multiples of the house's median day:
+#: vacancies, meter bypasses, guests and faulty appliances move a 28-day mean by 10-20 %, and
+#: the profile is a band of the house's usual level, not of its unusual weeks.
+TYPICAL_DAY_RANGE = (0.6, 1.6)
+
 FEATURES = (
     "mean_daily_kwh",
     "log_mean_daily_kwh",
+    "log_typical_daily_kwh",
+    "low_day_share",
+    "high_day_share",
     "baseline_daily_kwh",
     "log_baseline_daily_kwh",
     "heating_kwh_per_dd",
@@ -47,6 +55,13 @@ def household_features(daily: pd.DataFrame) -> pd.DataFrame:
     shape = hourly.div(hourly.sum(axis=1).replace(0.0, np.nan), axis=0).fillna(1 / 24).round(6)
     shape.columns = list(SHAPE_COLUMNS)
 
+    median_kwh = g["total_kwh"].median()
+    relative = d["total_kwh"] / d["house_id"].map(median_kwh).replace(0.0, np.nan)
+    low, high = TYPICAL_DAY_RANGE
+    typical = d[(relative >= low) & (relative <= high)]
+    typical_kwh = typical.groupby("house_id")["total_kwh"].mean().reindex(mean_kwh.index)
+    typical_kwh = typical_kwh.fillna(median_kwh)
+
     weekend_mean = d[d["weekend"]].groupby("house_id")["total_kwh"].mean()
     weekday_mean = d[~d["weekend"]].groupby("house_id")["total_kwh"].mean()
     weekend_ratio = (weekend_mean / weekday_mean).reindex(mean_kwh.index).fillna(1.0)
@@ -62,6 +77,9 @@ def household_features(daily: pd.DataFrame) -> pd.DataFrame:
         {
             "mean_daily_kwh": mean_kwh,
             "log_mean_daily_kwh": np.log(mean_kwh.clip(lower=1e-3)),
+            "log_typical_daily_kwh": np.log(typical_kwh.clip(lower=1e-3)),
+            "low_day_share": (relative < low).groupby(d["house_id"]).mean(),
+            "high_day_share": (relative > high).groupby(d["house_id"]).mean(),
             "baseline_daily_kwh": baseline,
             "log_baseline_daily_kwh": np.log(baseline.clip(lower=1e-3)),
             "heating_kwh_per_dd": coef["heat"],

@@ -74,6 +74,16 @@ def test_temperature_sensitivity_is_the_slope_on_degree_days():
     assert f["heating_sensitivity"] == pytest.approx(0.8 / f["mean_daily_kwh"], rel=1e-3)
 
 
+def test_typical_days_leave_out_a_vacancy_and_a_failing_appliance():
+    # 28 days: 10 kWh, except a vacant week (0.5 kWh) and two days of a failing heater (25 kWh).
+    kwh = lambda i: 0.5 if 3 <= i < 10 else 25.0 if i in (20, 21) else 10.0  # noqa: E731
+    f = household_features(daily_rows("H1", 28, kwh)).loc["H1"]
+    assert f["mean_daily_kwh"] == pytest.approx((19 * 10 + 7 * 0.5 + 2 * 25) / 28)
+    assert np.exp(f["log_typical_daily_kwh"]) == pytest.approx(10.0)
+    assert f["low_day_share"] == pytest.approx(7 / 28)
+    assert f["high_day_share"] == pytest.approx(2 / 28)
+
+
 def test_robust_fit_ignores_a_vacant_week_and_plain_fit_does_not():
     hdd = lambda i: float(i % 5)  # noqa: E731
     kwh = lambda i: 0.5 if 10 <= i < 17 else 8.0 + 0.5 * hdd(i)  # noqa: E731
