@@ -23,6 +23,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from energy_assets.storage import pgbinary
 
@@ -145,7 +146,9 @@ def copy_batches(
         sql.SQL("binary" if binary else "csv"),
     )
     rows = 0
-    with conn.cursor() as cur, cur.copy(statement) as copy:
+    # A writer thread sends to the server while this one renders the next batch (libpq
+    # releases the GIL), so rendering and the network overlap.
+    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         if binary:
             copy.write(pgbinary.HEADER)
         for batch in batches:
