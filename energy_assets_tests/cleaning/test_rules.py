@@ -14,7 +14,7 @@ from energy_assets.cleaning.rules import (
     markdown_table,
 )
 from energy_assets.cleaning.schema import schema_errors
-from energy_assets.cleaning.vee import classify, cleaned, rejected
+from energy_assets.cleaning.vee import classify, cleaned, house_day_counts, rejected
 
 SCHEMA = (
     "house_id string, simulated_timestamp timestamp_ntz, ingested_at timestamp_ntz, "
@@ -195,3 +195,19 @@ def test_validation_doc_is_generated_from_the_rules():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "validation.md").read_text()
     assert markdown_table() in doc
     assert {r.code for r in ALL_RULES} >= set(REJECT_CODES)
+
+
+def test_house_day_counts_find_a_repeated_key_and_only_that(spark):
+    rows = day_of({}) + day_of({}, house="H2")
+    # Seconds 0 and 32,768 share a bitmap position in different buckets: not a repeat.
+    rows.append(("H2", dt.datetime(2024, 1, 1, 9, 6, 8), None, "0.2", "12.5", "226.0"))
+    rows.append(("H1", at(7), at(7, 9), "0.3", "12.5", "226.0"))  # H1's 07:00 twice
+    df = spark.createDataFrame(rows, SCHEMA).select(
+        "house_id",
+        "simulated_timestamp",
+        F.to_date("simulated_timestamp").alias("day"),
+        F.lit(False).alias("is_estimated"),
+    )
+    counts = {r["house_id"]: r for r in house_day_counts(df).collect()}
+    assert (counts["H1"]["n"], counts["H1"]["repeated"]) == (25, 1)
+    assert (counts["H2"]["n"], counts["H2"]["repeated"]) == (25, 0)
