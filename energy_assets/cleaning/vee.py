@@ -202,9 +202,7 @@ def house_day_counts(clean: DataFrame) -> DataFrame:
     distinct seconds are counted with Spark's bitmaps (32,768 seconds a bucket, three buckets a
     day), so uniqueness costs no shuffle of the 100M keys of a week.
     """
-    second = F.col("simulated_timestamp").cast("timestamp").cast("long") - F.col("day").cast(
-        "timestamp"
-    ).cast("long")
+    second = _epoch(F.col("simulated_timestamp")) - _epoch(F.col("day").cast("timestamp"))
     position = second + 1  # bitmap positions start at 1
     per_bucket = clean.groupBy("house_id", "day", F.bitmap_bucket_number(position).alias("_b")).agg(
         F.count("*").alias("n"),
