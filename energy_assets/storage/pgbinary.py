@@ -124,7 +124,7 @@ def encode(batch: pa.RecordBatch | pa.Table) -> bytes:
         key += state * radix
         radix *= span
     if key.min() == key.max():
-        groups = [np.arange(n)]
+        groups = [slice(None)]  # one shape: every column is used as it is, without a gather
     else:
         order = np.argsort(key, kind="stable")
         bounds = np.flatnonzero(np.diff(key[order])) + 1
@@ -132,7 +132,8 @@ def encode(batch: pa.RecordBatch | pa.Table) -> bytes:
     ncols = len(cols)
     out = []
     for rows in groups:
-        first = rows[0]
+        first = 0 if isinstance(rows, slice) else rows[0]
+        size = n if isinstance(rows, slice) else rows.size
         fields = [("n", ">i2")]
         shapes = []
         for c, lens in enumerate(lengths):
@@ -142,7 +143,7 @@ def encode(batch: pa.RecordBatch | pa.Table) -> bytes:
                 dtype = f"S{length}" if kinds[c] == "text" else _STORAGE.get(kinds[c], kinds[c])
                 fields.append((f"v{c}", dtype))
             shapes.append(length)
-        rec = np.empty(rows.size, dtype=np.dtype(fields))
+        rec = np.empty(size, dtype=np.dtype(fields))
         rec["n"] = ncols
         for c, length in enumerate(shapes):
             rec[f"l{c}"] = length
@@ -150,6 +151,10 @@ def encode(batch: pa.RecordBatch | pa.Table) -> bytes:
                 continue
             if kinds[c] == "text":
                 starts, data = payload[c]
+                if isinstance(rows, slice):
+                    # Every string of the column has this length: the data buffer is the values.
+                    rec[f"v{c}"] = data[starts[0] : starts[0] + n * length].view(f"S{length}")
+                    continue
                 idx = starts[rows][:, None] + np.arange(length)
                 rec[f"v{c}"] = data[idx].view(f"S{length}").ravel()
             else:
