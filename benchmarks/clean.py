@@ -79,7 +79,7 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
              THEN 'duplicate_superseded' ELSE reason0 END AS reason1
       FROM r
       WINDOW w AS (PARTITION BY house_id, day, simulated_timestamp
-                   ORDER BY ingested_at DESC, consumption_kwh, temperature, voltage)
+                   ORDER BY ingested_at DESC, k, t, v, consumption_kwh, temperature, voltage)
     ), s AS (
       SELECT *, sum((reason1 IS NULL)::INT) OVER (h ROWS UNBOUNDED PRECEDING) AS kept_idx,
         last_value(CASE WHEN reason1 IS NULL THEN k END IGNORE NULLS)
@@ -176,7 +176,7 @@ def main() -> int:
             raw = spark.read.option("basePath", str(work / "raw")).parquet(str(work / "raw"))
             c = classify(raw, params).persist(StorageLevel.MEMORY_AND_DISK)
             cleaned(c, params).write.partitionBy("day").parquet(str(work / "spark_cleaned"))
-            rejected(c).write.partitionBy("day").parquet(str(work / "spark_rejected"))
+            rejected(raw, c).write.partitionBy("day").parquet(str(work / "spark_rejected"))
             c.unpersist()
             spark_s = time.perf_counter() - start
 

@@ -166,7 +166,7 @@ def vee(
     classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         yield Output(cleaned(classified, params), "cleaned_readings")
-        yield Output(rejected(classified), "rejected_readings")
+        yield Output(rejected(raw_readings, classified), "rejected_readings")
     finally:
         classified.unpersist()
     yield from _checks(spark.session, lake, days, raw_readings, params, simulation)

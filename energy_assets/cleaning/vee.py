@@ -1,12 +1,18 @@
 """Validation, estimation and editing (VEE) of raw readings, as Spark DataFrame expressions.
 
-``classify`` gives every raw row its fate in one pass (one sort per house-day): a reject reason,
-or kept with quality flags. ``estimate_gaps`` adds interpolated readings for short gaps.
+``classify`` gives every raw row its fate in one pass (two sorts per house-day): a reject
+reason, or kept with quality flags. ``estimate_gaps`` adds interpolated readings for short gaps.
 ``cleaned`` and ``rejected`` cut the two outputs. No Python UDF anywhere.
+
+The raw text of the values is parsed once, before the shuffle, and does not travel through the
+window operators (carrying three strings through them cost a third of the cleaning's time): a
+row keeps its identity in the raw files instead, and ``rejected`` takes the refused rows' text
+from the raw files by that identity.
 """
 
 from __future__ import annotations
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -26,6 +32,37 @@ def _same(a: Column, b: Column) -> Column:
     return a.eqNullSafe(b)
 
 
+def _with_identity(raw: DataFrame) -> DataFrame:
+    """``raw`` with ``_file`` and ``_row``: which raw file a row comes from and where in it.
+
+    A file scan has Spark's ``_metadata`` (the file and the row's index in it, stable however
+    the scan is split); any other frame (tests build them in memory) is numbered by
+    ``monotonically_increasing_id``, which is stable for a frame evaluated twice unshuffled.
+    """
+    try:
+        ident = [
+            F.xxhash64(F.col("_metadata.file_path")).alias("_file"),
+            F.col("_metadata.row_index").alias("_row"),
+        ]
+        return raw.select("*", *ident)
+    except AnalysisException:
+        return raw.select(
+            "*", F.lit(0).cast("long").alias("_file"), F.monotonically_increasing_id().alias("_row")
+        )
+
+
+def _day(raw: DataFrame) -> Column:
+    return F.col("day") if "day" in raw.columns else F.to_date("simulated_timestamp")
+
+
+def _raw_text_hash(names: tuple[str, ...]) -> Column:
+    """One 64-bit hash of the raw text of ``names``; a null and an empty text hash apart."""
+    parts = []
+    for name in names:
+        parts += [F.col(name), F.col(name).isNull()]
+    return F.xxhash64(*parts)
+
+
 def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
     """Every raw row with ``reason`` (null when kept), parsed values and flags.
 
@@ -33,23 +70,36 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
     "unbounded following" frames row by row), and the second window's order is chosen so that
     the third reuses it.
     """
-    day = F.col("day") if "day" in raw.columns else F.to_date("simulated_timestamp")
-    df = raw.select(*RAW_COLUMNS, day.alias("day"))
-    for name in VALUES:
-        df = df.withColumn(f"_{name}", parsing(name))
-    df = df.withColumn("reason", row_reason(params))
+    df = _with_identity(raw).select(*RAW_COLUMNS, _day(raw).alias("day"), "_file", "_row")
+    # Row rules and parsing on the raw text; after this select only numbers and the text's hash
+    # go on, so the shuffle and the window operators move no text but the house id.
+    df = df.select(
+        "house_id",
+        "simulated_timestamp",
+        "ingested_at",
+        "day",
+        "_file",
+        "_row",
+        *[parsing(name).alias(f"_{name}") for name in VALUES],
+        row_reason(params).alias("reason"),
+        _raw_text_hash(VALUES).alias("_text"),
+    )
     valid = F.col("reason").isNull()
     kwh = F.col("_consumption_kwh")
     ts = F.col("simulated_timestamp")
 
     # Sort 1: by house-day, interval, latest delivery first. Duplicates: an earlier row in this
     # order with the same interval. Identical: the row just before is the same delivery.
-    tie = [F.desc("ingested_at"), *[F.col(v) for v in VALUES]]
+    # Deliveries of an interval that share a time of ingestion: the smaller values first, then
+    # by the text's hash, so that identical copies lie next to each other.
+    tie = [F.desc("ingested_at"), *[F.col(f"_{v}") for v in VALUES], F.col("_text")]
     by_day = Window.partitionBy("house_id", "day").orderBy(ts, *tie)
     before = by_day.rowsBetween(Window.unboundedPreceding, -1)
     upto = by_day.rowsBetween(Window.unboundedPreceding, 0)
+    # Neighbours are read as one struct each: a window function costs per row, whatever it
+    # carries. Identical: same interval, same ingestion, same raw text (by its 64-bit hash).
     identical = ts == F.lag("simulated_timestamp").over(by_day)
-    for name in ("ingested_at", *VALUES):
+    for name in ("ingested_at", "_text"):
         identical = identical & _same(F.col(name), F.lag(name).over(by_day))
     last_valid_ts = F.last(F.when(valid, ts), ignorenulls=True).over(before)
     # The kept delivery disagrees with the next valid one of its interval: a resolved conflict.
@@ -97,17 +147,20 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
     in_time = Window.partitionBy("house_id", "day").orderBy("_run", ts, *tie)
     kept = F.col("reason").isNull()
     previous = in_time.rowsBetween(Window.unboundedPreceding, -1)
-    kept_idx = F.sum(kept.cast("int")).over(in_time.rowsBetween(Window.unboundedPreceding, 0))
-    total_kept = F.sum(kept.cast("int")).over(
-        in_time.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    )
+    whole_day = in_time.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    reading = F.struct(ts.alias("ts"), *[F.col(f"_{v}").alias(v) for v in VALUES])
+    # A kept reading's interval is its own (duplicates are refused): the last kept interval of
+    # the day marks the last kept reading.
+    last_kept_ts = F.last(F.when(kept, ts), True).over(whole_day)
     df = df.select(
         "*",
-        *[
-            F.last(F.when(kept, F.col(name)), True).over(previous).alias(f"_prev{name}")
-            for name in ("simulated_timestamp", *[f"_{v}" for v in VALUES])
-        ],
-        (kept & (kept_idx == total_kept)).alias("_last_kept"),
+        F.last(F.when(kept, reading), True).over(previous).alias("_prev"),
+        (kept & (last_kept_ts == ts)).alias("_last_kept"),
+    )
+    df = df.select(
+        *[c for c in df.columns if c != "_prev"],
+        F.col("_prev.ts").alias("_prevsimulated_timestamp"),
+        *[F.col(f"_prev.{v}").alias(f"_prev_{v}") for v in VALUES],
     )
     late = (_epoch(F.col("ingested_at")) - _epoch(ts)) > (
         (params.interval_minutes + params.late_after_minutes) * 60
@@ -117,7 +170,21 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
         F.when(F.col("_conflict"), F.lit("conflict_resolved")),
         F.when(late, F.lit("late_delivery")),
     )
-    return df.withColumn("quality_flags", flags)
+    # Only what the outputs read: the classified frame is cached, so every column costs.
+    return df.select(
+        "house_id",
+        "simulated_timestamp",
+        "ingested_at",
+        "day",
+        *[f"_{v}" for v in VALUES],
+        "reason",
+        flags.alias("quality_flags"),
+        "_prevsimulated_timestamp",
+        *[f"_prev_{v}" for v in VALUES],
+        "_last_kept",
+        "_file",
+        "_row",
+    )
 
 
 def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
@@ -129,33 +196,48 @@ def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
     prev_ts = _epoch(F.col("_prevsimulated_timestamp"))
     max_missing = params.max_gap_minutes // params.interval_minutes
     day_end = day_start + 86400
-    here = "_"  # this reading's values
-    before = "_prev_"  # the previous kept reading's values
+    here = {v: F.col(f"_{v}") for v in VALUES}  # this reading's values
+    has_previous = F.col("_prevsimulated_timestamp").isNotNull()
 
-    def gaps_where(which: Column, start: Column, missing: Column, a: str, b: str) -> DataFrame:
-        """Gaps of ``missing`` intervals after ``start``, from values ``a`` to values ``b``."""
-        return (
-            kept.where(which)
-            .where((missing >= 1) & (missing <= max_missing))
-            .select(
-                "house_id",
-                "day",
+    def fits(missing: Column) -> Column:
+        return (missing >= 1) & (missing <= max_missing)
+
+    def gap(start: Column, missing: Column, a: dict[str, Column], b: dict[str, Column]) -> Column:
+        """A gap of ``missing`` intervals after ``start``, from values ``a`` to values ``b``;
+        null when it is no gap to fill."""
+        return F.when(
+            fits(missing),
+            F.struct(
                 start.alias("_from"),
                 missing.cast("int").alias("_n"),
-                *[F.col(f"{a}{v}").alias(f"_a_{v}") for v in VALUES],
-                *[F.col(f"{b}{v}").alias(f"_b_{v}") for v in VALUES],
-            )
+                *[a[v].alias(f"_a_{v}") for v in VALUES],
+                *[b[v].alias(f"_b_{v}") for v in VALUES],
+            ),
         )
 
-    has_previous = F.col("_prevsimulated_timestamp").isNotNull()
+    # Before a kept reading: from the previous kept one, or, for the day's first, from the
+    # start of the day carrying this value back.
+    before_missing = F.when(has_previous, (ts - prev_ts) / step - 1).otherwise(
+        (ts - day_start) / step
+    )
+    before_values = {
+        v: F.when(has_previous, F.col(f"_prev_{v}")).otherwise(here[v]) for v in VALUES
+    }
+    before = gap(
+        F.when(has_previous, prev_ts).otherwise(day_start - step),
+        before_missing,
+        before_values,
+        here,
+    )
+    # After the day's last kept reading: to the end of the day, carrying its value on.
+    after_missing = F.when(F.col("_last_kept"), (day_end - ts) / step - 1).otherwise(F.lit(0.0))
+    after = gap(ts, after_missing, here, here)
+    # One pass over the kept readings (not one a kind of gap): the few next to a gap give it.
     gaps = (
-        # Inside a day: between the previous kept reading and this one.
-        gaps_where(has_previous, prev_ts, (ts - prev_ts) / step - 1, before, here)
-        # Before the first kept reading of the day, and after the last: carry the nearest value.
-        .unionByName(
-            gaps_where(~has_previous, day_start - step, (ts - day_start) / step, here, here)
-        )
-        .unionByName(gaps_where(F.col("_last_kept"), ts, (day_end - ts) / step - 1, here, here))
+        kept.where(fits(before_missing) | fits(after_missing))
+        .select("house_id", "day", F.explode(F.array(before, after)).alias("_gap"))
+        .where(F.col("_gap").isNotNull())
+        .select("house_id", "day", "_gap.*")
     )
     k = F.explode(F.sequence(F.lit(1), F.col("_n"))).alias("_k")
     filled = gaps.select("*", k)
@@ -190,9 +272,18 @@ def cleaned(classified: DataFrame, params: CleaningParams) -> DataFrame:
     return kept.unionByName(estimate_gaps(classified, params))
 
 
-def rejected(classified: DataFrame) -> DataFrame:
-    """Refused readings with their raw values and the reason."""
-    return classified.where(F.col("reason").isNotNull()).select(*REJECTED_COLUMNS, "day")
+def rejected(raw: DataFrame, classified: DataFrame) -> DataFrame:
+    """Refused readings with their raw values as delivered and the reason.
+
+    The reasons (about 1 % of the rows: a row identity and a code each) are broadcast and the
+    raw files scanned once more for those rows' text, which costs no shuffle.
+    """
+    reasons = classified.where(F.col("reason").isNotNull()).select("_file", "_row", "reason")
+    return (
+        _with_identity(raw)
+        .join(F.broadcast(reasons), ["_file", "_row"])
+        .select(*REJECTED_COLUMNS, _day(raw).alias("day"))
+    )
 
 
 def house_day_counts(clean: DataFrame) -> DataFrame:

@@ -183,8 +183,9 @@ def test_short_gaps_are_interpolated_long_gaps_stay(spark):
 
 def test_rejected_rows_replaced_by_estimates_and_everything_accounted_for(spark):
     rows = day_of({8: ("error", "12.5", "226.0")})
-    c = classify(spark.createDataFrame(rows, SCHEMA), P)
-    clean, rej = cleaned(c, P), rejected(c)
+    raw = spark.createDataFrame(rows, SCHEMA)
+    c = classify(raw, P)
+    clean, rej = cleaned(c, P), rejected(raw, c)
     assert rej.count() == 1 and rej.first()["consumption_kwh"] == "error"
     assert clean.count() == 24 and clean.where("is_estimated").count() == 1
     assert clean.where(~F.col("is_estimated")).count() + rej.count() == len(rows)
@@ -211,3 +212,29 @@ def test_house_day_counts_find_a_repeated_key_and_only_that(spark):
     counts = {r["house_id"]: r for r in house_day_counts(df).collect()}
     assert (counts["H1"]["n"], counts["H1"]["repeated"]) == (25, 1)
     assert (counts["H2"]["n"], counts["H2"]["repeated"]) == (25, 0)
+
+
+def test_rejected_rows_from_parquet_keep_their_text_once_each(spark, tmp_path):
+    """From raw files (the pipeline's case) a refused row's text is read back by its identity."""
+    rows = day_of({8: ("error", "12.5", "226.0"), 9: (" 0.3000 ", "12.50", "226.0")})
+    rows += [rows[4], rows[4]]  # two identical copies of 04:00
+    rows.append(("H1", at(5), at(5, 2), "0.9", "12.5", "226.0"))  # superseded by the 05:05 one
+    rows.append(("H1", at(9), at(9, 1), "0.30", "12.5", "226"))  # an earlier 09:00, other text
+    spark.createDataFrame(rows, SCHEMA).repartition(3).write.parquet(str(tmp_path / "raw"))
+    raw = spark.read.parquet(str(tmp_path / "raw"))
+    c = classify(raw, P)
+    rej = sorted(
+        (r["simulated_timestamp"].hour, r["consumption_kwh"], r["voltage"], r["reason"])
+        for r in rejected(raw, c).collect()
+    )
+    assert rej == [
+        (4, "0.2400", "226.0", "duplicate_identical"),
+        (4, "0.2400", "226.0", "duplicate_identical"),
+        (5, "0.9", "226.0", "duplicate_superseded"),
+        (8, "error", "226.0", "consumption_not_numeric"),
+        (9, "0.30", "226", "duplicate_superseded"),
+    ]
+    kept = cleaned(c, P).where("NOT is_estimated")
+    assert kept.count() == 23 and kept.where("hour(simulated_timestamp) = 9").first()[
+        "consumption_kwh"
+    ] == pytest.approx(0.3)
