@@ -74,10 +74,8 @@ def url_of_server() -> str:
 
 
 def columns_sql(table: pa.Table, key: bool) -> sql.Composed:
-    cols = [
-        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(wh.pg_type(f.type)))
-        for f in table.schema
-    ]
+    # Shaped as the IO manager shapes its tables (types, text collation).
+    cols = [wh.column_sql(f.name, wh.pg_type(f.type)) for f in table.schema]
     if key:
         cols.append(sql.SQL("PRIMARY KEY (house_id, simulated_timestamp)"))
     return sql.SQL(", ").join(cols)

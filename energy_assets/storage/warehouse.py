@@ -77,6 +77,24 @@ def pg_type(arrow_type: pa.DataType) -> str:
     return found[0]
 
 
+#: Warehouse text compares byte-wise: house ids and codes are identifiers, not prose, and under
+#: the C collation PostgreSQL sorts them with abbreviated keys (a primary key on 10M readings
+#: builds in 5.0 s instead of 6.6 s under the server's C.UTF-8 libc locale).
+TEXT_COLLATION = "C"
+
+
+def column_sql(name: str, pg: str, not_null: bool = False) -> sql.Composed:
+    """The definition of a warehouse column: quoted name, type, collation for text."""
+    collate = (
+        sql.SQL(" COLLATE {}").format(sql.Identifier(TEXT_COLLATION))
+        if pg == "text"
+        else sql.SQL("")
+    )
+    return sql.SQL("{} {}{}{}").format(
+        sql.Identifier(name), sql.SQL(pg), collate, sql.SQL(" NOT NULL" if not_null else "")
+    )
+
+
 _ARROW_OF_PG = {
     "text": pa.string(),
     "boolean": pa.bool_(),
@@ -245,12 +263,7 @@ def ensure_table(conn: psycopg.Connection, target: TableTarget, schema: pa.Schem
                 )
             return
         not_null = set(target.primary_key) | ({target.partition_column} - {None})
-        columns = [
-            sql.SQL("{} {}{}").format(
-                sql.Identifier(name), sql.SQL(typ), sql.SQL(" NOT NULL" if name in not_null else "")
-            )
-            for name, typ in wanted
-        ]
+        columns = [column_sql(name, typ, name in not_null) for name, typ in wanted]
         if target.primary_key:
             columns.append(
                 sql.SQL("PRIMARY KEY ({})").format(

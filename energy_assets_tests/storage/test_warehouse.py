@@ -77,6 +77,22 @@ def test_multi_day_output_lands_in_one_partition_a_day(pg_url, pg_schema):
     assert partitions(pg_url, tgt) == [tgt.day_table(d) for d in (D1, D2, D3)]
 
 
+def test_text_columns_compare_byte_wise_in_every_day(pg_url, pg_schema):
+    tgt = target(pg_schema)
+    load(pg_url, tgt, readings([D1, D2]), [D1, D2])
+    with psycopg.connect(pg_url) as conn:
+        collations = conn.execute(
+            "SELECT DISTINCT c.relname, a.attname, l.collname FROM pg_attribute a"
+            " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_collation l ON l.oid = a.attcollation"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND a.attnum > 0"
+            " AND a.atttypid = 'text'::regtype",
+            (pg_schema,),
+        ).fetchall()
+    # The table and each day's partition: house_id and note, both in the C collation.
+    assert len(collations) == 6 and {c for _, _, c in collations} == {"C"}
+
+
 def test_reloading_a_day_replaces_it_and_leaves_the_others(pg_url, pg_schema):
     tgt = target(pg_schema)
     load(pg_url, tgt, readings([D1, D2], value=1.0), [D1, D2])
