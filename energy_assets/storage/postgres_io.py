@@ -118,13 +118,12 @@ def spark_copy_writer(
                 conn.commit()
             yield pa.RecordBatch.from_pydict({"rows": pa.array([rows], pa.int64())})
 
-        def copy_row_groups(tasks):
+        def copy_row_groups(batches):
             import pyarrow.parquet as pq
 
-            for task in tasks:
-                for path, group in zip(
-                    task.column("path").to_pylist(), task.column("group").to_pylist(), strict=True
-                ):
+            for batch in batches:
+                for task in batch.column("id").to_pylist():
+                    path, group = tasks[task]
                     part = pq.ParquetFile(path).read_row_group(group, columns=columns)
                     part = part.cast(pa.schema([arrow_schema.field(c) for c in columns]))
                     yield from copy_partition(part.to_batches(warehouse.COPY_CHUNK_ROWS))
@@ -135,11 +134,10 @@ def spark_copy_writer(
             tasks = [(f, g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
             if not tasks:
                 return 0
-            counts = (
-                one_partition_a_task(df.sparkSession, tasks, "path string, group int")
-                .mapInArrow(copy_row_groups, "rows long")
-                .collect()
-            )
+            # Task numbers from spark.range, one partition each; the row groups travel in the
+            # function's closure (no Python stage to build the frame of tasks).
+            numbers = df.sparkSession.range(0, len(tasks), 1, len(tasks))
+            counts = numbers.mapInArrow(copy_row_groups, "rows long").collect()
         else:
             counts = df.select(*columns).mapInArrow(copy_partition, "rows long").collect()
         return sum(r["rows"] for r in counts)

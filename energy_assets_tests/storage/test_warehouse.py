@@ -142,6 +142,23 @@ def test_killed_connection_mid_copy_keeps_the_previous_day(pg_url, pg_schema):
     assert day1.num_rows == 72 and max(day1["consumption_kwh"].to_pylist()) < 7
 
 
+@pytest.mark.parametrize("days", [[D1], [D1, D2]])
+def test_a_writer_that_commits_twice_keeps_the_previous_days(pg_url, pg_schema, days):
+    """A retried Spark task whose first attempt had committed: its rows land twice."""
+    tgt = target(pg_schema)
+    load(pg_url, tgt, readings(days), days)
+    new = readings(days, value=7.0)
+
+    def retried_writer(staging) -> int:
+        arrow_copy_writer(new, pg_url)(staging)
+        return arrow_copy_writer(new, pg_url)(staging)  # the retry's count only
+
+    with pytest.raises(wh.WarehouseError, match="previous version is kept"):
+        wh.load_days(pg_url, tgt, new.schema, days, retried_writer)
+    back = wh.read_arrow(pg_url, tgt, D1, D3)
+    assert back.num_rows == 72 * len(days) and max(back["consumption_kwh"].to_pylist()) < 7
+
+
 def test_rows_outside_the_run_days_are_refused(pg_url, pg_schema):
     tgt = target(pg_schema)
     with pytest.raises(wh.WarehouseError, match="outside the days"):
