@@ -92,13 +92,12 @@ def fresh(conn: psycopg.Connection, name: str, table: pa.Table, key: bool) -> sq
 #: Sizes up to this are timed three times (the median is kept), every method alike: at 1M rows
 #: a load lasts about a second and one sample varies by 10 %.
 REPEAT_UP_TO = 2_000_000
-REPEATS = 1
 
 
-def timed(fn, prepare=None) -> float:
-    """Median seconds of ``REPEATS`` runs of ``fn``; ``prepare`` (untimed) runs before each."""
+def timed(fn, prepare=None, repeats: int = 1) -> float:
+    """Median seconds of ``repeats`` runs of ``fn``; ``prepare`` (untimed) runs before each."""
     samples = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         if prepare is not None:
             prepare()
         start = time.perf_counter()
@@ -108,8 +107,11 @@ def timed(fn, prepare=None) -> float:
 
 
 def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
-    global REPEATS
-    REPEATS = 3 if size <= REPEAT_UP_TO else 1
+    repeats = 3 if size <= REPEAT_UP_TO else 1
+
+    def timed_here(fn, prepare=None) -> float:
+        return timed(fn, prepare, repeats)
+
     table = readings(size)
     csv_path = work / f"readings_{size}.csv"
     pacsv.write_csv(table, csv_path, pacsv.WriteOptions(include_header=False))
@@ -129,7 +131,7 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
         )
 
         target = wh.TableTarget(SCHEMA, "io_arrow", "simulated_timestamp", KEY)
-        secs = timed(
+        secs = timed_here(
             lambda: wh.load_days(url, target, table.schema, [DAY], arrow_copy_writer(table, url))
         )
         results.append(("IO manager, from Arrow (COPY streams, key, swap)", secs))
@@ -145,7 +147,7 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
         warm = wh.TableTarget(SCHEMA, "warm_up", "simulated_timestamp", KEY)
         for frame in (scan, scan.limit(1000).repartition(2)):
             wh.load_days(url, warm, schema, [DAY], spark_copy_writer(frame, url, schema.names))
-        secs = timed(
+        secs = timed_here(
             lambda: wh.load_days(
                 url, target, schema, [DAY], spark_copy_writer(scan, url, schema.names)
             )
@@ -157,7 +159,7 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
         # Warm the Python workers once, as a run's earlier steps have (they are reused).
         df.limit(10).mapInArrow(lambda it: (b.slice(0, 0) for b in it), df.schema).collect()
         target = wh.TableTarget(SCHEMA, "io_spark", "simulated_timestamp", KEY)
-        secs = timed(
+        secs = timed_here(
             lambda: wh.load_days(
                 url, target, schema, [DAY], spark_copy_writer(df, url, schema.names)
             )
@@ -165,7 +167,7 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
         results.append(("IO manager, from Spark: computed frame (via Arrow)", secs))
 
         ident = sql.Identifier(SCHEMA, "copy_keyed")
-        secs = timed(
+        secs = timed_here(
             lambda: conn.execute(
                 sql.SQL("COPY {} FROM {} (FORMAT csv)").format(ident, sql.Literal(str(csv_path)))
             ),
@@ -188,7 +190,9 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
         results.append(
             (
                 "server COPY FROM file, bare then key",
-                timed(bare_then_key, prepare=lambda: fresh(conn, "copy_bare", table, key=False)),
+                timed_here(
+                    bare_then_key, prepare=lambda: fresh(conn, "copy_bare", table, key=False)
+                ),
             )
         )
 
@@ -207,7 +211,7 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
             ):
                 options = {**props, **extra}
                 jdbc_url = jdbc + ("?reWriteBatchedInserts=true" if extra else "")
-                secs = timed(
+                secs = timed_here(
                     lambda o=options, u=jdbc_url: df.write.mode("append").jdbc(
                         u, f"{SCHEMA}.jdbc", properties=o
                     ),
