@@ -7,6 +7,7 @@ module: table names are identifiers, values are parameters.
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from energy_assets.calendar import local_day
 from energy_assets.settings import load_settings
 
 
@@ -28,6 +30,16 @@ def warehouse_url() -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ensure_embedded_server(settings.home, "energy")
+
+
+def utc_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants ``[start, end)`` of the local days ``first`` to ``last`` inclusive.
+
+    Readings carry UTC timestamps; a simulated day is a local day of the neighbourhood, so a
+    range of days is cut at local midnight (and PostgreSQL still prunes to the day partitions).
+    """
+    zone = load_settings().timezone
+    return local_day(first, zone).start, local_day(last + dt.timedelta(days=1), zone).start
 
 
 def table(name: str) -> sql.Identifier:

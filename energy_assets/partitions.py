@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from dagster import AutomationCondition, BackfillPolicy, DailyPartitionsDefinition
 
-from energy_assets.settings import load_settings
+from energy_assets.settings import SettingsError, load_settings
+from energy_assets.simulation.settings import SimulationSettings
 
 _settings = load_settings()
 
-#: One partition per simulated day, UTC. Two definitions with different bounds would split
+#: One partition per simulated day: the neighbourhood's local day, midnight to midnight in its
+#: climate's time zone (23, 24 or 25 hours). Two definitions with different bounds would split
 #: backfills into odd chunks, so every partitioned asset uses this one.
 simulated_days = DailyPartitionsDefinition(
     start_date=_settings.sim_start,
     end_date=_settings.sim_end,
-    timezone="UTC",
+    timezone=_settings.timezone,
     fmt="%Y-%m-%d",
 )
+
+def day_time_zone(simulation: SimulationSettings) -> str:
+    """The time zone whose local days the partitions are; the simulation's climate must agree."""
+    zone = simulation.climate_preset.timezone
+    if zone != simulated_days.timezone:
+        raise SettingsError(
+            f"The simulation's climate {simulation.climate!r} lives by {zone}, but the simulated "
+            f"days are local days of {simulated_days.timezone}: set ENERGY_CLIMATE="
+            f"{simulation.climate} in the environment, so that the partitions follow it too."
+        )
+    return zone
+
 
 #: A range of days is one run and one Spark job, not one run per day.
 single_run = BackfillPolicy.single_run()

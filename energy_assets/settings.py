@@ -6,9 +6,12 @@ the rest of the code takes a :class:`Settings` (or the Dagster config built from
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from energy_assets.simulation.settings import CLIMATES
 
 PG_URL_VAR = "ENERGY_PG_URL"
 ALLOWED_INTERVALS = (1, 5, 10, 15, 30, 60)
@@ -26,6 +29,14 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number.") from None
+
+
+def _date(env: dict[str, str], name: str, default: str) -> str:
+    raw = env.get(name) or default
+    try:
+        return dt.date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a date of the form YYYY-MM-DD.") from None
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,11 @@ class Settings:
     spark_ui: bool = True
     clock_seconds: int = 60
 
+    @property
+    def timezone(self) -> str:
+        """The neighbourhood's time zone: a simulated day is a local day of it."""
+        return CLIMATES[self.climate].timezone
+
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: the process environment)."""
@@ -58,18 +74,27 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     houses = _int(env, "ENERGY_HOUSES", 100)
     if houses < 1:
         raise SettingsError(f"ENERGY_HOUSES={houses} must be at least 1.")
+    start = _date(env, "ENERGY_SIM_START", "2024-01-01")
+    end = _date(env, "ENERGY_SIM_END", "2026-01-01")
+    if start >= end:
+        raise SettingsError(f"ENERGY_SIM_START={start} must come before ENERGY_SIM_END={end}.")
+    climate = env.get("ENERGY_CLIMATE") or "santiago"
+    if climate not in CLIMATES:
+        raise SettingsError(
+            f"ENERGY_CLIMATE={climate!r} is not a known climate: choose {', '.join(CLIMATES)}."
+        )
     return Settings(
         pg_url=env.get(PG_URL_VAR) or None,
         pg_schema=env.get("ENERGY_PG_SCHEMA") or "energy",
         home=Path(env.get("ENERGY_HOME") or ".energy").resolve(),
         data_dir=Path(env.get("ENERGY_DATA_DIR") or "data").resolve(),
         spark_master=env.get("SPARK_MASTER") or "local[*]",
-        sim_start=env.get("ENERGY_SIM_START") or "2024-01-01",
-        sim_end=env.get("ENERGY_SIM_END") or "2026-01-01",
+        sim_start=start,
+        sim_end=end,
         houses=houses,
         interval_minutes=interval,
         seed=_int(env, "ENERGY_SEED", 42),
-        climate=env.get("ENERGY_CLIMATE") or "santiago",
+        climate=climate,
         clock_seconds=_int(env, "ENERGY_CLOCK_SECONDS", 60),
         spark_ui=(env.get("ENERGY_SPARK_UI") or ("0" if env.get("CI") else "1"))
         not in ("0", "false"),

@@ -5,6 +5,7 @@ from dagster._core.definitions.backfill_policy import BackfillPolicyType
 
 from energy_assets.definitions import defs
 from energy_assets.partitions import simulated_days
+from energy_assets.settings import load_settings
 
 
 def test_every_partitioned_asset_shares_one_definition_and_runs_ranges_in_one_run():
@@ -20,10 +21,11 @@ def test_every_partitioned_asset_shares_one_definition_and_runs_ranges_in_one_ru
             assert node.partitions_def == simulated_days, key
 
 
-def test_partitions_cover_two_years_of_utc_days():
+def test_partitions_are_two_years_of_the_climates_local_days():
     keys = simulated_days.get_partition_keys()
     assert keys[0] == "2024-01-01" and keys[-1] == "2025-12-31"
-    assert simulated_days.timezone == "UTC"
+    assert simulated_days.timezone == load_settings().timezone
+    assert load_settings({}).timezone == "America/Santiago"
 
 
 def test_in_process_executor_and_the_job():

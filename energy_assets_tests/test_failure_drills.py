@@ -13,6 +13,7 @@ from dagster import Config, DagsterInstance, Output, asset, materialize
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from energy_assets.calendar import local_day
 from energy_assets.partitions import simulated_days
 from energy_assets.storage import warehouse as wh
 from energy_assets.storage.embedded import ensure_embedded_server, stop_embedded_server
@@ -20,6 +21,8 @@ from energy_assets.storage.spark import SparkResource
 from energy_assets_tests.helpers import project_resources
 
 DAY = "2024-05-01"
+#: The drill day's first instant: a partition is a local day, its timestamps UTC.
+DAY_START = local_day(dt.date.fromisoformat(DAY), simulated_days.timezone).start
 SCHEMA = "drills"
 
 
@@ -46,7 +49,7 @@ KEYED_READINGS = {
 def drill_readings(config: Version) -> pa.Table:
     """A day of readings from Arrow: ``rows`` readings of ``value`` kWh."""
     n = config.rows
-    start = np.datetime64(DAY, "us")
+    start = np.datetime64(DAY_START, "us")
     return pa.table(
         {
             "house_id": pa.array(np.char.add("H", (np.arange(n) % 10_000).astype(str))),
@@ -60,10 +63,7 @@ def spark_day(spark, config: Version) -> DataFrame:
     """A day of readings from Spark; with ``fail`` one task raises after others have written."""
     df = spark.range(0, config.rows, numPartitions=4).select(
         F.concat(F.lit("H"), (F.col("id") % 10_000).cast("string")).alias("house_id"),
-        (
-            F.lit(dt.datetime.fromisoformat(DAY))
-            + F.make_interval(mins=(F.col("id") / 10_000).cast("int"))
-        )
+        (F.lit(DAY_START) + F.make_interval(mins=(F.col("id") / 10_000).cast("int")))
         .cast("timestamp_ntz")
         .alias("simulated_timestamp"),
         F.lit(config.value).alias("consumption_kwh"),
@@ -219,7 +219,7 @@ def test_a_spark_job_dies_in_the_middle_of_a_write(spark, tmp_path, pg_url, pg_s
         .sort_by([("house_id", "ascending"), ("simulated_timestamp", "ascending")])
     )
     assert after.equals(before)
-    assert sorted(p.name for p in (lake / "drill_lake").iterdir()) == [f"day={DAY}"]
+    assert sorted(p.name for p in (lake / "drill_lake").iterdir()) == ["_timezone", f"day={DAY}"]
     # PostgreSQL: the previous day, whole.
     assert day_rows(pg_url, "drill_spark_table", pg_schema) == (rows, 1.0)
 

@@ -1,9 +1,16 @@
-"""Daily features per house: energy, its shape, peak and base, completeness, weather, voltage."""
+"""Daily features per house: energy, its shape, peak and base, completeness, weather, voltage.
+
+A day is the neighbourhood's local day. On the 25-hour day of a clock change the repeated hour's
+energy is summed into its ``kwh_hNN`` column; on the 23-hour day the skipped hour's column is 0;
+so the hour columns always add up to ``total_kwh``.
+"""
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+from energy_assets.cleaning.vee import day_end, day_start, local_date
 
 #: Periods of the local day, by starting hour.
 PERIODS = (("night", 0, 6), ("morning", 6, 12), ("afternoon", 12, 18), ("evening", 18, 24))
@@ -22,14 +29,21 @@ def daily_aggregates(
     local_hour = F.hour(
         F.from_utc_timestamp(F.col("simulated_timestamp").cast("timestamp"), timezone)
     )
-    day = F.col("day") if "day" in cleaned.columns else F.to_date("simulated_timestamp")
+    day = (
+        F.col("day")
+        if "day" in cleaned.columns
+        else local_date(F.col("simulated_timestamp"), timezone)
+    )
     # The local hour is computed once a reading, before the aggregate: inside it, every one of
     # the 28 hourly and period sums would convert the time zone again.
     cleaned = cleaned.select(*cleaned.columns, local_hour.alias("_hour"))
     hour = F.col("_hour")
     temp = F.col("temperature")
     outside = F.abs(F.col("voltage") - nominal_voltage) > 0.1 * nominal_voltage
-    expected = 1440 // interval_minutes
+    # The local day's true length: 23, 24 or 25 hours of intervals.
+    expected = (day_end(F.col("day"), timezone) - day_start(F.col("day"), timezone)) / (
+        interval_minutes * 60
+    )
     aggs = [
         F.sum("consumption_kwh").alias("total_kwh"),
         *[
@@ -77,11 +91,12 @@ def daily_aggregates(
         "peak_kw",
         F.col("peak_at").cast("timestamp_ntz").alias("peak_at"),
         "base_load_kw",
-        (F.col("mean_kw") / F.col("peak_kw")).alias("load_factor"),
+        # A day without any consumption (a meter bypassed to zero) has no load factor.
+        F.try_divide(F.col("mean_kw"), F.col("peak_kw")).alias("load_factor"),
         "valid_intervals",
         "estimated_intervals",
-        F.lit(expected).alias("expected_intervals"),
-        ((F.col("valid_intervals") + F.col("estimated_intervals")) / F.lit(expected)).alias(
+        expected.cast("int").alias("expected_intervals"),
+        ((F.col("valid_intervals") + F.col("estimated_intervals")) / expected).alias(
             "completeness"
         ),
         "temperature_mean",

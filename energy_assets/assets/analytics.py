@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from energy_assets.analytics.daily import daily_aggregates as compute_daily
 from energy_assets.assets.cleaning import read_days
-from energy_assets.partitions import simulated_days, single_run
+from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.spark import SparkResource
@@ -52,7 +52,10 @@ def daily_aggregates(
     climate = settings.climate_preset
     yield Output(
         compute_daily(
-            cleaned_readings, settings.interval_minutes, climate.nominal_voltage, climate.timezone
+            cleaned_readings,
+            settings.interval_minutes,
+            climate.nominal_voltage,
+            day_time_zone(settings),
         )
     )
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]

@@ -26,7 +26,7 @@ from energy_assets.cleaning.vee import (
     house_day_counts,
     rejected,
 )
-from energy_assets.partitions import simulated_days, single_run
+from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.parquet_io import DAY, count_rows, day_dir
@@ -76,7 +76,8 @@ CLEANING_CHECKS = [
         "completeness",
         "cleaned_readings",
         False,
-        "valid + estimated intervals over expected, per house, at least 98 %",
+        "valid + estimated intervals over the local days' intervals (23, 24 or 25 hours), "
+        "per house, at least 98 %",
     ),
     _check(
         "rejection_rate",
@@ -107,11 +108,13 @@ def read_days(session, lake: LakeResource, asset: str, days) -> DataFrame:
     )
 
 
-def expected_rejection_rate(simulation: SimulationResource, params: CleaningParams) -> float:
+def expected_rejection_rate(
+    simulation: SimulationResource, params: CleaningParams, intervals_per_day: float
+) -> float:
     """The rejected share the configured fault rates predict (stuck runs average 3.5 hours)."""
     f = simulation.settings().faults
     stuck = f.stuck_per_house_day * max(params.stuck_run, 210 / params.interval_minutes)
-    stuck_share = stuck / expected_intervals(params)
+    stuck_share = stuck / intervals_per_day
     return (
         f.malformed
         + f.unit_error
@@ -156,6 +159,7 @@ def vee(
         interval_minutes=settings.interval_minutes,
         nominal_voltage=settings.climate_preset.nominal_voltage,
         max_gap_minutes=config.max_gap_minutes,
+        timezone=day_time_zone(settings),
     )
     check_raw_schema(raw_readings, str(lake.path("raw_readings")))
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
@@ -178,7 +182,7 @@ def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulat
     raw_by_day = {
         str(r[DAY]): r["n"] for r in raw.groupBy(DAY).agg(F.count("*").alias("n")).collect()
     }
-    house_days = house_day_counts(clean).toPandas()
+    house_days = house_day_counts(clean, params.timezone).toPandas()
     house_days[DAY] = house_days[DAY].astype(str)
     by_day = (house_days["n"] - house_days["est"]).groupby(house_days[DAY]).sum()
     from_raw = {d: int(v) for d, v in by_day.items()}
@@ -238,7 +242,7 @@ def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulat
         metadata={"errors": MetadataValue.json(_jsonable(errors))},
     )
 
-    expected = expected_intervals(params) * len(days)
+    expected = sum(expected_intervals(params, d) for d in days)
     per_house = house_days.groupby("house_id")[["n", "est"]].sum()
     low = per_house[per_house["n"] < COMPLETENESS_FLOOR * expected].sort_values("n")
     yield AssetCheckResult(
@@ -258,7 +262,7 @@ def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulat
 
     total_raw = sum(raw_by_day.values())
     rate = sum(rej_by_day.values()) / max(1, total_raw)
-    predicted = expected_rejection_rate(simulation, params)
+    predicted = expected_rejection_rate(simulation, params, expected / len(days))
     ok = 0.5 * predicted - 0.001 <= rate <= 1.5 * predicted + 0.001
     yield AssetCheckResult(
         check_name="rejection_rate",

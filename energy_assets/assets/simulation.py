@@ -19,7 +19,7 @@ from dagster import (
     multi_asset,
 )
 
-from energy_assets.partitions import simulated_days, single_run
+from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.simulation.houses import make_houses
 from energy_assets.simulation.meter import RAW_SCHEMA, TRUTH_SCHEMA
@@ -56,8 +56,8 @@ RAW_CHECKS = [
         "row_count_matches_truth",
         asset="raw_readings",
         blocking=True,
-        description="Rows = houses x intervals - gap intervals + duplicate deliveries, "
-        "as recorded in simulation_truth.",
+        description="Rows = houses x the local day's intervals (23, 24 or 25 hours) - gap "
+        "intervals + duplicate deliveries, as recorded in simulation_truth.",
     ),
 ]
 
@@ -91,6 +91,7 @@ def simulated_meters(
 ):
     """Simulate the run's days inside Spark; raw readings and their truth come out together."""
     settings = simulation.settings()
+    day_time_zone(settings)
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     session = spark.session
     run_dir = lake.path(".staging", f"simulation-{uuid.uuid4().hex[:8]}")
@@ -123,7 +124,7 @@ def simulated_meters(
             lake,
             days,
             houses.num_rows,
-            settings.intervals_per_day,
+            {d: settings.intervals_on(d) for d in days},
             truth_table,
             rows_by_day,
         )
@@ -136,7 +137,7 @@ def raw_checks(
     lake: LakeResource,
     days,
     n_houses: int,
-    intervals: int,
+    intervals: dict[dt.date, int],
     truth: pa.Table,
     simulated_rows: dict[str, int],
 ):
@@ -156,7 +157,8 @@ def raw_checks(
     truth_df[DAY] = truth_df[DAY].astype(str)
     counts = truth_df.groupby([DAY, "kind"]).size()
     missing_houses, wrong_counts = {}, {}
-    for d in map(str, days):
+    for day in days:
+        d = str(day)
         rows, present = by_day.get(d, (0, 0))
         if present != n_houses:
             missing_houses[d] = n_houses - present
@@ -164,7 +166,7 @@ def raw_checks(
         dups = int(counts.get((d, "duplicate_identical"), 0)) + int(
             counts.get((d, "duplicate_conflicting"), 0)
         )
-        expected = n_houses * intervals - gaps + dups
+        expected = n_houses * intervals[day] - gaps + dups
         if rows != expected or rows != simulated_rows.get(d, 0):
             wrong_counts[d] = {
                 "rows": rows,

@@ -24,6 +24,7 @@ from energy_assets.partitions import simulated_days, single_run
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.parquet_io import count_rows, day_dir
 from energy_assets.storage.postgres_io import PostgresResource
+from energy_assets.storage.warehouse import TableTarget, rows_per_day
 
 GROUP = "warehouse"
 PREFIX = ["warehouse"]
@@ -92,17 +93,11 @@ def twin_result(
     lake: LakeResource,
     column: str = TS,
 ) -> AssetCheckResult:
-    """Compare rows per day in PostgreSQL (after the swap) with the Parquet footers."""
-    table = sql.Identifier(postgres.warehouse_schema, name)
-    with postgres.connect() as conn:
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT {ts}::date AS day, count(*) FROM {t} WHERE {ts} >= %s AND {ts} < %s "
-                "GROUP BY 1"
-            ).format(ts=sql.Identifier(column), t=table),
-            (min(days), max(days) + dt.timedelta(days=1)),
-        ).fetchall()
-    in_pg = {str(d): n for d, n in rows}
+    """Compare rows per local day in PostgreSQL (after the swap) with the Parquet footers."""
+    target = TableTarget(
+        postgres.warehouse_schema, name, partition_column=column, timezone=simulated_days.timezone
+    )
+    in_pg = {str(d): n for d, n in rows_per_day(postgres.conninfo(), target, days).items()}
     in_parquet = {str(d): count_rows(day_dir(lake.path(twin), d)) for d in days}
     off = {
         d: {"postgres": in_pg.get(d, 0), "parquet": n}

@@ -28,6 +28,8 @@ class CleaningParams:
     nominal_voltage: float = 220.0
     max_gap_minutes: int = 60
     late_after_minutes: int = 60
+    #: The neighbourhood's time zone: a day is its local day (23, 24 or 25 hours).
+    timezone: str = "UTC"
 
     @property
     def max_kwh(self) -> float:

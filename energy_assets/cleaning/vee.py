@@ -12,10 +12,13 @@ from the raw files by that identity.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from energy_assets.calendar import local_day
 from energy_assets.cleaning.rules import CleaningParams, parsing, row_reason
 
 VALUES = ("consumption_kwh", "temperature", "voltage")
@@ -26,6 +29,25 @@ REJECTED_COLUMNS = (*RAW_COLUMNS, "reason")
 def _epoch(col: Column) -> Column:
     """Seconds since 1970 of a UTC timestamp (with or without zone; the session is UTC)."""
     return col.cast("timestamp").cast("long")
+
+
+def day_start(day: Column, timezone: str) -> Column:
+    """Seconds since 1970 (UTC) at which the local date ``day`` begins in ``timezone``.
+
+    Spark resolves a local midnight that the clocks skip to the instant they jump, and one they
+    repeat to its first occurrence, as :func:`energy_assets.calendar.day_start_utc` does.
+    """
+    return _epoch(F.to_utc_timestamp(day.cast("timestamp"), timezone))
+
+
+def day_end(day: Column, timezone: str) -> Column:
+    """Seconds since 1970 (UTC) at which the local date ``day`` ends: the next day's start."""
+    return day_start(F.date_add(day, 1), timezone)
+
+
+def local_date(timestamp: Column, timezone: str) -> Column:
+    """The local date in ``timezone`` of a UTC timestamp."""
+    return F.to_date(F.from_utc_timestamp(timestamp.cast("timestamp"), timezone))
 
 
 def _same(a: Column, b: Column) -> Column:
@@ -51,8 +73,11 @@ def _with_identity(raw: DataFrame) -> DataFrame:
         )
 
 
-def _day(raw: DataFrame) -> Column:
-    return F.col("day") if "day" in raw.columns else F.to_date("simulated_timestamp")
+def _day(raw: DataFrame, timezone: str) -> Column:
+    """The local day of each raw row: its day folder, or its interval's local date."""
+    if "day" in raw.columns:
+        return F.col("day")
+    return local_date(F.col("simulated_timestamp"), timezone)
 
 
 def _raw_text_hash(names: tuple[str, ...]) -> Column:
@@ -76,7 +101,7 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
         "house_id",
         "simulated_timestamp",
         "ingested_at",
-        _day(raw).alias("day"),
+        _day(raw, params.timezone).alias("day"),
         "_file",
         "_row",
         *[parsing(name).alias(f"_{name}") for name in VALUES],
@@ -192,10 +217,10 @@ def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
     step = params.interval_minutes * 60
     kept = classified.where(F.col("reason").isNull())
     ts = _epoch(F.col("simulated_timestamp"))
-    day_start = _epoch(F.col("day").cast("timestamp"))
+    start = day_start(F.col("day"), params.timezone)
+    end = day_end(F.col("day"), params.timezone)
     prev_ts = _epoch(F.col("_prevsimulated_timestamp"))
     max_missing = params.max_gap_minutes // params.interval_minutes
-    day_end = day_start + 86400
     here = {v: F.col(f"_{v}") for v in VALUES}  # this reading's values
     has_previous = F.col("_prevsimulated_timestamp").isNotNull()
 
@@ -217,20 +242,18 @@ def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
 
     # Before a kept reading: from the previous kept one, or, for the day's first, from the
     # start of the day carrying this value back.
-    before_missing = F.when(has_previous, (ts - prev_ts) / step - 1).otherwise(
-        (ts - day_start) / step
-    )
+    before_missing = F.when(has_previous, (ts - prev_ts) / step - 1).otherwise((ts - start) / step)
     before_values = {
         v: F.when(has_previous, F.col(f"_prev_{v}")).otherwise(here[v]) for v in VALUES
     }
     before = gap(
-        F.when(has_previous, prev_ts).otherwise(day_start - step),
+        F.when(has_previous, prev_ts).otherwise(start - step),
         before_missing,
         before_values,
         here,
     )
     # After the day's last kept reading: to the end of the day, carrying its value on.
-    after_missing = F.when(F.col("_last_kept"), (day_end - ts) / step - 1).otherwise(F.lit(0.0))
+    after_missing = F.when(F.col("_last_kept"), (end - ts) / step - 1).otherwise(F.lit(0.0))
     after = gap(ts, after_missing, here, here)
     # One pass over the kept readings (not one a kind of gap): the few next to a gap give it.
     gaps = (
@@ -278,22 +301,25 @@ def rejected(raw: DataFrame, classified: DataFrame) -> DataFrame:
     The reasons (about 1 % of the rows: a row identity and a code each) are broadcast and the
     raw files scanned once more for those rows' text, which costs no shuffle.
     """
-    reasons = classified.where(F.col("reason").isNotNull()).select("_file", "_row", "reason")
+    reasons = classified.where(F.col("reason").isNotNull()).select(
+        "_file", "_row", "reason", F.col("day").alias("_day")
+    )
     return (
         _with_identity(raw)
         .join(F.broadcast(reasons), ["_file", "_row"])
-        .select(*REJECTED_COLUMNS, _day(raw).alias("day"))
+        .select(*REJECTED_COLUMNS, F.col("_day").alias("day"))
     )
 
 
-def house_day_counts(clean: DataFrame) -> DataFrame:
+def house_day_counts(clean: DataFrame, timezone: str) -> DataFrame:
     """Readings, estimates and repeated keys per house-day, in one aggregate over ``clean``.
 
     A reading repeats a key when another reading of its house-day has the same second: the
-    distinct seconds are counted with Spark's bitmaps (32,768 seconds a bucket, three buckets a
-    day), so uniqueness costs no shuffle of the 100M keys of a week.
+    distinct seconds of the local day are counted with Spark's bitmaps (32,768 seconds a bucket,
+    three buckets a day of up to 25 hours), so uniqueness costs no shuffle of the 100M keys of a
+    week.
     """
-    second = _epoch(F.col("simulated_timestamp")) - _epoch(F.col("day").cast("timestamp"))
+    second = _epoch(F.col("simulated_timestamp")) - day_start(F.col("day"), timezone)
     position = second + 1  # bitmap positions start at 1
     per_bucket = clean.groupBy("house_id", "day", F.bitmap_bucket_number(position).alias("_b")).agg(
         F.count("*").alias("n"),
@@ -307,6 +333,6 @@ def house_day_counts(clean: DataFrame) -> DataFrame:
     )
 
 
-def expected_intervals(params: CleaningParams) -> int:
-    """Intervals a house should deliver in a day."""
-    return 1440 // params.interval_minutes
+def expected_intervals(params: CleaningParams, day: dt.date) -> int:
+    """Intervals a house should deliver on the local ``day`` (23, 24 or 25 hours)."""
+    return local_day(day, params.timezone).intervals(params.interval_minutes)

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from energy_assets.calendar import LocalDay
 from energy_assets.simulation import streams as S
 from energy_assets.simulation.randomness import keyed, normal, uniform, uniform_grid
 from energy_assets.simulation.settings import Climate, EventRates
@@ -25,7 +26,6 @@ from energy_assets.simulation.weather import (
     outdoor_temperature,
     seasonal_position,
     standard_offset,
-    utc_offset_minutes,
 )
 
 # BDEW H0-like hourly shapes (relative to the day's mean): a night trough, a morning rise, a
@@ -251,21 +251,27 @@ def house_day_events(
 class DayLoad:
     """A day of load for a chunk of houses."""
 
-    power_kw: np.ndarray  # (houses, 1440) as the meter sees it
-    outdoor_c: np.ndarray  # (1440,)
+    power_kw: np.ndarray  # (houses, minutes of the local day) as the meter sees it
+    outdoor_c: np.ndarray  # (minutes of the local day,)
     events: dict[str, Episodes]
 
 
 def simulate_load(
-    houses: HouseArrays, day: dt.date, climate: Climate, seed: int, rates: EventRates
+    houses: HouseArrays, local: LocalDay, climate: Climate, seed: int, rates: EventRates
 ) -> DayLoad:
-    """Minute-by-minute load of ``houses`` on ``day`` (UTC), in kW."""
+    """Minute-by-minute load of ``houses`` over the local day ``local``, in kW.
+
+    Homes live by the wall clock: routines, appliances and thermostats read the local time, so
+    a 25-hour day repeats an hour of behaviour and a 23-hour day skips one.
+    """
     idx = houses.index
+    day = local.day
     dnum = epoch_day(day)
-    minutes = dnum * 1440 + np.arange(1440, dtype=np.int64)
+    minutes = local.utc_minutes()
+    n_m = minutes.size
+    wall = local.wall_minutes()
     outdoor = outdoor_temperature(climate, seed, minutes)
     season = float(seasonal_position(climate, np.array([dnum + 0.5]))[0])
-    offset = utc_offset_minutes(climate.timezone, day)
     events = house_day_events(seed, houses, dnum, rates)
 
     heat_frac = np.where(houses.electric_heating, HEAT_FRACTION, 0.0)
@@ -275,9 +281,9 @@ def simulate_load(
 
     # Local clock of each house's routine: wake-up shift per house, minutes.
     shift = np.round(normal(seed, S.HOUSE_WAKE, idx) * 35).astype(np.int64)
-    local = np.arange(1440)[None, :] + offset - shift[:, None]  # (n, 1440) local minute
-    local_day = np.floor_divide(local, 1440)
-    local_min = local - local_day * 1440
+    routine = wall[None, :] - shift[:, None]  # (n, minutes) minute of the house's routine
+    local_day = np.floor_divide(routine, 1440)
+    local_min = routine - local_day * 1440
     weekdays = np.array([(day + dt.timedelta(days=k)).weekday() for k in (-1, 0, 1)])
     types = day_type(weekdays)[local_day + 1]
     shape = TEMPLATES[types, local_min]
@@ -290,7 +296,7 @@ def simulate_load(
     # Day-to-day variation, interpolated between knots at noon so days join without a jump.
     knots = 1 + 0.12 * normal(seed, S.DAY_VARIATION, idx[:, None], dnum + np.arange(-1, 2)[None, :])
     knots = np.clip(knots, 0.6, 1.5)
-    pos = np.arange(1440) / 1440.0
+    pos = np.arange(n_m) / n_m
     variation = np.where(
         pos < 0.5,
         knots[:, [0]] + (knots[:, [1]] - knots[:, [0]]) * (pos + 0.5),
@@ -307,21 +313,22 @@ def simulate_load(
     # Fridge: a compressor on for 18 minutes of every 45, phase per house.
     fridge_on_kw = daily * FRIDGE_SHARE / 24.0 / 0.4
     phase = np.floor(uniform(seed, S.HOUSE_FRIDGE, idx) * 45).astype(np.int64)
-    fridge = ((np.arange(1440)[None, :] + phase[:, None]) % 45 < 18) * fridge_on_kw[:, None]
+    fridge = ((minutes[None, :] + phase[:, None]) % 45 < 18) * fridge_on_kw[:, None]
 
     noise_base = keyed(seed, S.LOAD_NOISE, idx, dnum)
-    noise = 1 + SMOOTH_NOISE_SD * np.sqrt(12) * (uniform_grid(noise_base, 1440) - 0.5)
-    smooth_kwh = daily * smooth_share * present
+    noise = 1 + SMOOTH_NOISE_SD * np.sqrt(12) * (uniform_grid(noise_base, n_m) - 0.5)
+    # The behavioural load is a rate per wall-clock minute: a 25-hour day uses 25/24 of it.
+    smooth_kwh = daily * smooth_share * present * (n_m / 1440)
     smooth = (smooth_kwh * 60.0 / shape.sum(axis=1))[:, None] * shape * variation * noise
 
     power = base_kw + fridge + smooth
     power += _appliance_events(
-        seed, idx, dnum, houses, daily * EVENT_SHARE * present, shift, offset, type_today
+        seed, idx, dnum, houses, daily * EVENT_SHARE * present, shift, wall, type_today
     )
 
     # Heating and cooling follow the outdoor temperature, on a thermostat schedule.
     heat_dh, cool_dh = _degree_hours(climate)
-    local_hour_shared = ((np.arange(1440) + offset) % 1440) / 60.0
+    local_hour_shared = wall / 60.0
     heat_curve = np.maximum(0, HEAT_BASE_C - outdoor) * _heating_schedule(local_hour_shared) / 60.0
     cool_curve = np.maximum(0, outdoor - COOL_BASE_C) * _cooling_schedule(local_hour_shared) / 60.0
     k_heat = heat_frac * houses.annual_kwh / heat_dh * 60.0 * np.where(vacancy, 0.3, 1.0)
@@ -334,7 +341,7 @@ def simulate_load(
         start_hour = np.floor(uniform(seed, S.EPISODE_HOUR, idx, dnum) * 20)
         length = 6 + np.floor(uniform(seed, S.EPISODE_HOUR, idx, dnum, 1) * 13)
         kw = 1.0 + 1.5 * left_on.size
-        m = np.arange(1440)[None, :] / 60.0
+        m = wall[None, :] / 60.0
         on = (m >= start_hour[:, None]) & (m < (start_hour + length)[:, None])
         power += np.where(left_on.active[:, None] & on, kw[:, None], 0.0)
     failing = events["appliance_failing"]
@@ -352,11 +359,14 @@ def _appliance_events(
     houses: HouseArrays,
     budget_kwh: np.ndarray,
     shift: np.ndarray,
-    offset: int,
+    wall: np.ndarray,
     type_today: int,
 ) -> np.ndarray:
     """Appliance switch-ons, scaled so that their expected energy is ``budget_kwh``."""
-    n = idx.size
+    n, n_m = idx.size, wall.size
+    # The first minute of the day at which the wall clock reads at least m: a start in a skipped
+    # hour waits for the clocks, a start in a repeated hour happens at its first occurrence.
+    first_at = np.searchsorted(np.maximum.accumulate(wall), np.arange(1440))
     occ = houses.occupants.astype(float)
     rates, energy = [], np.zeros(n)
     for _, kw, minutes, a, b, needs_shower in APPLIANCES:
@@ -366,7 +376,7 @@ def _appliance_events(
     scale = np.divide(budget_kwh, energy, out=np.zeros(n), where=energy > 0)
     cdf = np.cumsum(TEMPLATES[type_today])
     cdf /= cdf[-1]
-    diff = np.zeros((n, 1441))
+    diff = np.zeros((n, n_m + 1))
     for a_id, ((_, kw, minutes, *_), rate) in enumerate(zip(APPLIANCES, rates, strict=True)):
         expected = rate * scale
         # A fixed number of slots per house (a binomial close to Poisson): the draws of a house
@@ -381,8 +391,8 @@ def _appliance_events(
             continue
         u_time = uniform(seed, S.APPLIANCE_TIME, a_id, idx[rows], dnum, cols)
         local_start = np.searchsorted(cdf, u_time)
-        start = (local_start - offset + shift[rows]) % 1440
-        end = np.minimum(start + minutes, 1440)
+        start = first_at[(local_start + shift[rows]) % 1440]
+        end = np.minimum(start + minutes, n_m)
         np.add.at(diff, (rows, start), kw)
         np.add.at(diff, (rows, end), -kw)
-    return np.cumsum(diff, axis=1)[:, :1440]
+    return np.cumsum(diff, axis=1)[:, :n_m]

@@ -12,12 +12,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from energy_assets.calendar import LocalDay, local_day
 from energy_assets.simulation import streams as S
 from energy_assets.simulation.houses import HOUSES_PER_FEEDER, house_index
 from energy_assets.simulation.load import TEMPLATES, HouseArrays, simulate_load
 from energy_assets.simulation.randomness import keyed, normal, uniform, uniform_grid
 from energy_assets.simulation.settings import SimulationSettings
-from energy_assets.simulation.weather import epoch_day, seasonal_position, utc_offset_minutes
+from energy_assets.simulation.weather import epoch_day, seasonal_position
 
 RAW_SCHEMA = pa.schema(
     [
@@ -70,16 +71,20 @@ def _text(values: np.ndarray, decimals: int) -> pa.Array:
 def simulate_day(
     houses: pa.Table, day: dt.date, settings: SimulationSettings
 ) -> tuple[pa.Table, pa.Table]:
-    """Raw readings and truth for ``houses`` on ``day``: a pure function of its inputs."""
+    """Raw readings and truth for ``houses`` on the local ``day``: a pure function of its inputs.
+
+    The day is the neighbourhood's local day (23, 24 or 25 hours); timestamps are UTC.
+    """
     if houses.num_rows == 0:
         return RAW_SCHEMA.empty_table(), TRUTH_SCHEMA.empty_table()
     seed, climate, rates = settings.seed, settings.climate_preset, settings.faults
     ha = houses_arrays(houses)
     idx = ha.index
     n_h, step = idx.size, settings.interval_minutes
-    n_i = 1440 // step
+    local = local_day(day, climate.timezone)
+    n_i = local.intervals(step)
     dnum = epoch_day(day)
-    load = simulate_load(ha, day, climate, seed, settings.events)
+    load = simulate_load(ha, local, climate, seed, settings.events)
 
     # Interval energy (kWh) and the meter's other channels.
     energy = load.power_kw.reshape(n_h, n_i, step).sum(axis=2) / 60.0
@@ -90,13 +95,13 @@ def simulate_day(
         0.15 * (uniform_grid(keyed(seed, S.TEMPERATURE_NOISE, idx, dnum), n_i) - 0.5) * np.sqrt(12)
     )
     temperature = load.outdoor_c[starts][None, :] + bias[:, None] + temp_noise
-    voltage = _voltage(settings, ha, day, dnum, starts, mean_kw)
+    voltage = _voltage(settings, ha, local, starts, mean_kw)
 
     # Faults. Gaps first (rows never delivered), then stuck meters, then value faults.
     present = np.ones((n_h, n_i), dtype=bool)
     hours = starts[None, :]
     gap_on = uniform(seed, S.FAULT_GAP, idx, dnum) < rates.gap_per_house_day
-    gap_start = np.floor(uniform(seed, S.FAULT_GAP_START, idx, dnum) * 1440)
+    gap_start = np.floor(uniform(seed, S.FAULT_GAP_START, idx, dnum) * local.minutes)
     gap_minutes = np.clip(
         np.exp(np.log(45) + normal(seed, S.FAULT_GAP_LENGTH, idx, dnum)), step, 360
     )
@@ -140,7 +145,7 @@ def simulate_day(
     field_of_malformed = np.where(u_field < 0.6, 0, np.where(u_field < 0.8, 1, 2))
 
     # Delivery: a few minutes after the interval ends; some late, some out of order.
-    day_start_us = dnum * 1440 * US_PER_MIN
+    day_start_us = local.start_minute * US_PER_MIN
     ts = day_start_us + starts.astype(np.int64) * US_PER_MIN
     lag_s = 30 + np.floor(uniform_grid(keyed(seed, S.DELIVERY_LAG, idx, dnum), n_i) * 270)
     ingested = ts[None, :] + (step * 60 + lag_s).astype(np.int64) * 1_000_000
@@ -245,8 +250,7 @@ def simulate_day(
 def _voltage(
     settings: SimulationSettings,
     ha: HouseArrays,
-    day: dt.date,
-    dnum: int,
+    local: LocalDay,
     starts: np.ndarray,
     mean_kw: np.ndarray,
 ) -> np.ndarray:
@@ -254,12 +258,12 @@ def _voltage(
     seed, climate = settings.seed, settings.climate_preset
     tap = 1.02 + 0.02 * uniform(seed, S.FEEDER_TAP, ha.feeder)
     drop = 0.03 + 0.03 * uniform(seed, S.FEEDER_DROP, ha.feeder)
-    offset = utc_offset_minutes(climate.timezone, day)
-    local = (starts + offset) % 1440
+    dnum = epoch_day(local.day)
+    wall = local.wall_minutes()[starts]
     # The feeder's expected simultaneous load: the standard profile, heavier in winter. It is a
     # function of the feeder, not of the houses simulated with it, so it keeps determinism.
     season = float(seasonal_position(climate, np.array([dnum + 0.5]))[0])
-    feeder_shape = TEMPLATES[0][local] / TEMPLATES[0].max() * (1 + 0.25 * max(0.0, -season))
+    feeder_shape = TEMPLATES[0][wall] / TEMPLATES[0].max() * (1 + 0.25 * max(0.0, -season))
     nominal = climate.nominal_voltage
     v = nominal * (tap[:, None] - drop[:, None] * feeder_shape[None, :]) - 0.6 * mean_kw
     n_i = starts.size

@@ -5,7 +5,10 @@ Every parameter is documented, with its source, in ``docs/simulation.md``.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, fields, replace
+
+from energy_assets.calendar import local_day
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,9 @@ class SimulationSettings:
         """The :class:`Climate` named by ``climate``."""
         return CLIMATES[self.climate]
 
-    @property
-    def intervals_per_day(self) -> int:
-        """Readings a house delivers a day, before faults."""
-        return 1440 // self.interval_minutes
+    def intervals_on(self, day: dt.date) -> int:
+        """Readings a house delivers on the local ``day`` (23, 24 or 25 hours), before faults."""
+        return local_day(day, self.climate_preset.timezone).intervals(self.interval_minutes)
 
     def with_faults(self, **rates: float) -> SimulationSettings:
         """A copy with some fault rates changed."""

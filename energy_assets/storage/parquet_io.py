@@ -2,8 +2,10 @@
 
 Hive-style folders let Spark prune by day. A run that covers several days (single-run
 backfills) writes them all at once and splits them here, by the asset's ``partition_expr``
-column. Each day is written beside the old one and renamed into place, so a failed run leaves
-the previous version whole and no other day is touched.
+column into local days of the partitions' time zone (timestamps are UTC). Each day is written
+beside the old one and renamed into place, so a failed run leaves the previous version whole and
+no other day is touched. An asset's folder records the time zone its days are local to, and a
+write under another time zone is refused.
 """
 
 import datetime as dt
@@ -109,9 +111,47 @@ def verify_footers(paths: Sequence[Path]) -> None:
                 raise ParquetStoreError(f"Parquet file {file} is corrupt: {err}") from None
 
 
-def _days_of(table: pa.Table, day_column: str | None, days: Sequence[dt.date]) -> pa.Array:
+#: The file in an asset's folder naming the time zone its day folders are local days of.
+TIME_ZONE_FILE = "_timezone"
+
+
+def claim_time_zone(asset_dir: Path, timezone: str) -> None:
+    """Record ``timezone`` for the asset's days, or refuse if they were made under another."""
+    marker = asset_dir / TIME_ZONE_FILE
+    if marker.exists():
+        made_for = marker.read_text().strip() or "UTC"
+        if made_for != timezone:
+            raise ParquetStoreError(
+                f"The days at {asset_dir} are local days of {made_for}, but this run's days are "
+                f"local days of {timezone} (ENERGY_CLIMATE changed): use another "
+                "ENERGY_DATA_DIR, or remove the data (make clean) to start over."
+            )
+        return
+    if any(asset_dir.glob(f"{DAY}=*")):
+        # Day folders from before days were local: they were UTC days.
+        if timezone != "UTC":
+            raise ParquetStoreError(
+                f"The days at {asset_dir} were made as UTC days, but this run's days are local "
+                f"days of {timezone}: use another ENERGY_DATA_DIR, or remove the data "
+                "(make clean) to start over."
+            )
+    asset_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(timezone + "\n")
+
+
+def local_dates(values: pa.ChunkedArray | pa.Array, timezone: str) -> pa.ChunkedArray:
+    """The local dates in ``timezone`` of UTC timestamps (or dates, unchanged)."""
+    if pa.types.is_date(values.type):
+        return pc.cast(values, pa.date32())
+    as_utc = pc.cast(values, pa.timestamp("us", "UTC")) if values.type.tz is None else values
+    return pc.cast(pc.local_timestamp(pc.cast(as_utc, pa.timestamp("us", timezone))), pa.date32())
+
+
+def _days_of(
+    table: pa.Table, day_column: str | None, days: Sequence[dt.date], timezone: str = "UTC"
+) -> pa.Array:
     if day_column and day_column in table.column_names:
-        return pc.cast(table[day_column], pa.date32())
+        return local_dates(table[day_column], timezone)
     if DAY in table.column_names:
         return pc.cast(table[DAY], pa.date32())
     if len(days) == 1:
@@ -130,10 +170,14 @@ def _write_file(table: pa.Table, path: Path) -> None:
 
 
 def write_arrow_days(
-    table: pa.Table, asset_dir: Path, days: Sequence[dt.date], day_column: str | None
+    table: pa.Table,
+    asset_dir: Path,
+    days: Sequence[dt.date],
+    day_column: str | None,
+    timezone: str = "UTC",
 ) -> None:
-    """Write an Arrow table as day folders, replacing exactly ``days``."""
-    day_values = _days_of(table, day_column, days)
+    """Write an Arrow table as day folders, replacing exactly ``days`` (local days)."""
+    day_values = _days_of(table, day_column, days, timezone)
     body = table.drop_columns([DAY]) if DAY in table.column_names else table
     outside = set(pc.unique(day_values).to_pylist()) - set(days) - {None}
     if outside:
@@ -154,14 +198,21 @@ def write_arrow_days(
 
 
 def write_spark_days(
-    df: Any, asset_dir: Path, days: Sequence[dt.date], day_column: str | None
+    df: Any,
+    asset_dir: Path,
+    days: Sequence[dt.date],
+    day_column: str | None,
+    timezone: str = "UTC",
 ) -> None:
     """Write a Spark frame as day folders from the executors, replacing exactly ``days``."""
     from pyspark.sql import functions as F
 
     if DAY not in df.columns:
         if day_column:
-            df = df.withColumn(DAY, F.to_date(F.col(day_column)))
+            column = F.col(day_column)
+            if df.schema[day_column].dataType.typeName().startswith("timestamp"):
+                column = F.from_utc_timestamp(column.cast("timestamp"), timezone)
+            df = df.withColumn(DAY, F.to_date(column))
         elif len(days) == 1:
             df = df.withColumn(DAY, F.lit(days[0]))
         else:
@@ -263,12 +314,14 @@ class ParquetIOManager(ConfigurableIOManager):
         day_column = (context.definition_metadata or {}).get("partition_expr")
         if context.has_asset_partitions:
             days = [dt.date.fromisoformat(k) for k in context.asset_partition_keys]
+            timezone = getattr(context.asset_partitions_def, "timezone", None) or "UTC"
+            claim_time_zone(asset_dir, timezone)
             if isinstance(obj, StagedParquet):
                 move_staged_days(obj, asset_dir, days)
             elif is_spark_frame(obj):
-                write_spark_days(obj, asset_dir, days, day_column)
+                write_spark_days(obj, asset_dir, days, day_column, timezone)
             else:
-                write_arrow_days(to_arrow(obj), asset_dir, days, day_column)
+                write_arrow_days(to_arrow(obj), asset_dir, days, day_column, timezone)
             written = [day_dir(asset_dir, d) for d in days]
         else:
             write_whole(obj, asset_dir)

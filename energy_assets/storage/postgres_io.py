@@ -179,6 +179,13 @@ def arrow_copy_writer(table: pa.Table, url: str, streams: int | None = None) -> 
     return write
 
 
+def _timezone(context: OutputContext | InputContext) -> str:
+    """The time zone of the asset's daily partitions: a day is a local day of it."""
+    if not context.has_asset_partitions:
+        return "UTC"
+    return getattr(context.asset_partitions_def, "timezone", None) or "UTC"
+
+
 class PostgresIOManager(ConfigurableIOManager):
     """Stores each asset as a table of the resource's schema (``energy``), one partition a day.
 
@@ -197,6 +204,7 @@ class PostgresIOManager(ConfigurableIOManager):
             if context.has_asset_partitions
             else None,
             primary_key=tuple(metadata.get("primary_key", ())),
+            timezone=_timezone(context),
         )
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:

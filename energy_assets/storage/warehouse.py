@@ -3,7 +3,9 @@
 Plain psycopg code, no Dagster: the IO manager in :mod:`energy_assets.storage.postgres_io`
 decides *what* to load, this module decides *how*.
 
-A partitioned table is range-partitioned natively by day, one PostgreSQL partition a day.
+A partitioned table is range-partitioned natively by day, one PostgreSQL partition a day: a
+local day of the neighbourhood's time zone, so a timestamp column (UTC, without time zone) is cut
+at the UTC instants of local midnight, and a date column by the date itself.
 Loading days: COPY into fresh staging tables shaped like the partitions (no index, so COPY
 runs at bare-table speed), build their primary keys, then in one transaction detach and drop
 the old days and attach the new ones. Until that commit the previous days are whole.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,6 +28,7 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
+from energy_assets.calendar import local_day
 from energy_assets.storage import pgbinary
 
 #: Rows per CSV chunk handed to COPY: big enough to amortise the call, small enough to stream.
@@ -44,6 +48,8 @@ class TableTarget:
     table: str
     partition_column: str | None = None
     primary_key: tuple[str, ...] = ()
+    #: The time zone whose local days the partitions are (timestamps stay UTC).
+    timezone: str = "UTC"
 
     @property
     def ident(self) -> sql.Composed:
@@ -261,6 +267,8 @@ def ensure_table(conn: psycopg.Connection, target: TableTarget, schema: pa.Schem
                     f"Table {target.schema}.{target.table} has columns {have} but the asset produces "
                     f"{want}; drop the table or migrate it."
                 )
+            if target.partition_column:
+                _check_time_zone(conn, target)
             return
         not_null = set(target.primary_key) | ({target.partition_column} - {None})
         columns = [column_sql(name, typ, name in not_null) for name, typ in wanted]
@@ -278,6 +286,22 @@ def ensure_table(conn: psycopg.Connection, target: TableTarget, schema: pa.Schem
                 sql.Identifier(target.partition_column)
             )
         conn.execute(statement)
+        if target.partition_column:
+            conn.execute(
+                sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                    target.ident, sql.Literal(_zone_note(target))
+                )
+            )
+            for f in schema:
+                if pa.types.is_timestamp(f.type):
+                    conn.execute(
+                        sql.SQL("COMMENT ON COLUMN {} IS {}").format(
+                            sql.Identifier(target.schema, target.table, f.name),
+                            sql.Literal(
+                                f"UTC, without time zone; days are local to {target.timezone}."
+                            ),
+                        )
+                    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,8 +325,48 @@ class LoadResult:
         return sum(self.rows_by_day.values())
 
 
-def _bound(day: dt.date) -> sql.Literal:
-    return sql.Literal(dt.datetime.combine(day, dt.time()))
+def day_bounds(
+    target: TableTarget, schema: pa.Schema, day: dt.date, end_day: dt.date | None = None
+) -> tuple[sql.Literal, sql.Literal]:
+    """The half-open range of the partition column that holds local ``day`` (to ``end_day``).
+
+    A date column is cut by the date; a timestamp column (UTC) at the UTC instants at which the
+    local days begin, so a day of a clock change spans 23 or 25 hours.
+    """
+    last = end_day or day + dt.timedelta(days=1)
+    assert target.partition_column
+    if pa.types.is_date(schema.field(target.partition_column).type):
+        return sql.Literal(day), sql.Literal(last)
+    return (
+        sql.Literal(local_day(day, target.timezone).start),
+        sql.Literal(local_day(last, target.timezone).start),
+    )
+
+
+_ZONE_NOTE = re.compile(r"local days of (\S+?)[;.]")
+
+
+def _zone_note(target: TableTarget) -> str:
+    return (
+        f"One partition a simulated day: local days of {target.timezone}; "
+        "timestamps are UTC (without time zone)."
+    )
+
+
+def _check_time_zone(conn: psycopg.Connection, target: TableTarget) -> None:
+    """Refuse to load days of one time zone into a table made for another's."""
+    comment = conn.execute(
+        "SELECT obj_description(to_regclass(%s), 'pg_class')",
+        (target.ident.as_string(conn),),
+    ).fetchone()[0]
+    found = _ZONE_NOTE.search(comment or "")
+    made_for = found.group(1) if found else "UTC"
+    if made_for != target.timezone:
+        raise WarehouseError(
+            f"Table {target.schema}.{target.table} holds local days of {made_for}, but this run's "
+            f"days are local days of {target.timezone} (ENERGY_CLIMATE changed): use another "
+            "ENERGY_PG_SCHEMA, or drop the schema (make clean) to start over."
+        )
 
 
 def _stage_name(target: TableTarget, suffix: str) -> str:
@@ -360,7 +424,7 @@ def load_days(
                     )
                 )
             for day, name in stage_days.items():
-                start, end = _bound(day), _bound(day + dt.timedelta(days=1))
+                start, end = day_bounds(target, schema, day)
                 conn.execute(
                     sql.SQL("CREATE TABLE {} {}").format(sql.Identifier(target.schema, name), like)
                 )
@@ -463,8 +527,7 @@ def load_days(
                     ).format(
                         target.ident,
                         sql.Identifier(target.schema, final),
-                        _bound(day),
-                        _bound(day + dt.timedelta(days=1)),
+                        *day_bounds(target, schema, day),
                     )
                 )
             if stage_parent:
@@ -550,9 +613,8 @@ def day_query(
     )
     if target.partition_column and start is not None and end is not None:
         pcol = sql.Identifier(target.partition_column)
-        query += sql.SQL(" WHERE {} >= {} AND {} < {}").format(
-            pcol, _bound(start), pcol, _bound(end)
-        )
+        lo, hi = day_bounds(target, schema, start, end)
+        query += sql.SQL(" WHERE {} >= {} AND {} < {}").format(pcol, lo, pcol, hi)
     return query
 
 
@@ -563,6 +625,28 @@ def read_arrow(
     with connect(url) as conn:
         schema = warehouse_schema(conn, target)
         return read_query_arrow(conn, day_query(target, schema, start, end), schema)
+
+
+def rows_per_day(url: str, target: TableTarget, days: Sequence[dt.date]) -> dict[dt.date, int]:
+    """Rows of each local day of ``days`` in a day-partitioned table, counted in PostgreSQL."""
+    assert target.partition_column
+    with connect(url) as conn:
+        schema = warehouse_schema(conn, target)
+        pcol = sql.Identifier(target.partition_column)
+        day = (
+            pcol
+            if pa.types.is_date(schema.field(target.partition_column).type)
+            else sql.SQL("({} AT TIME ZONE 'UTC' AT TIME ZONE {})").format(
+                pcol, sql.Literal(target.timezone)
+            )
+        )
+        lo, hi = day_bounds(target, schema, min(days), max(days) + dt.timedelta(days=1))
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT {day}::date, count(*) FROM {t} WHERE {c} >= {lo} AND {c} < {hi} GROUP BY 1"
+            ).format(day=day, t=target.ident, c=pcol, lo=lo, hi=hi)
+        ).fetchall()
+    return {d: n for d, n in rows}
 
 
 def iter_days(start: dt.date, end: dt.date) -> Iterator[dt.date]:

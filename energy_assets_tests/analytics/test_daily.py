@@ -67,8 +67,14 @@ def test_periods_follow_the_local_clock(spark):
         ("H1", dt.datetime(2024, 7, 1, h), None, 1.0 if h == 22 else 0.0, 10.0, 220.0, False, "")
         for h in range(24)
     ]
-    out = daily_aggregates(
-        spark.createDataFrame(rows, SCHEMA), 60, 220.0, "America/Santiago"
-    ).collect()[0]
-    # 22:00 UTC is 18:00 in Santiago in July (UTC-4): evening, not night.
-    assert out["evening_kwh"] == 1.0 and out["night_kwh"] == 0.0
+    out = {
+        r["day"]: r
+        for r in daily_aggregates(
+            spark.createDataFrame(rows, SCHEMA), 60, 220.0, "America/Santiago"
+        ).collect()
+    }
+    # 22:00 UTC is 18:00 in Santiago in July (UTC-4): evening, not night; 00:00-03:00 UTC are
+    # still the evening of 30 June there.
+    july = out[dt.date(2024, 7, 1)]
+    assert july["evening_kwh"] == 1.0 and july["night_kwh"] == 0.0
+    assert (july["valid_intervals"], out[dt.date(2024, 6, 30)]["valid_intervals"]) == (20, 4)

@@ -209,7 +209,7 @@ def test_house_day_counts_find_a_repeated_key_and_only_that(spark):
         F.to_date("simulated_timestamp").alias("day"),
         F.lit(False).alias("is_estimated"),
     )
-    counts = {r["house_id"]: r for r in house_day_counts(df).collect()}
+    counts = {r["house_id"]: r for r in house_day_counts(df, "UTC").collect()}
     assert (counts["H1"]["n"], counts["H1"]["repeated"]) == (25, 1)
     assert (counts["H2"]["n"], counts["H2"]["repeated"]) == (25, 0)
 

@@ -9,9 +9,10 @@ import pytest
 from dagster import AssetIn, asset
 from pyspark.sql import DataFrame
 
+from energy_assets.calendar import local_day
 from energy_assets.partitions import simulated_days, single_run
 from energy_assets.storage import warehouse as wh
-from energy_assets.storage.parquet_io import ParquetStoreError
+from energy_assets.storage.parquet_io import ParquetStoreError, claim_time_zone, local_dates
 from energy_assets_tests.helpers import materialize_range, project_resources
 
 META = {"partition_expr": "simulated_timestamp"}
@@ -20,7 +21,8 @@ META = {"partition_expr": "simulated_timestamp"}
 def frame_for(keys: list[str], value: float) -> pd.DataFrame:
     rows = []
     for key in keys:
-        day = dt.datetime.fromisoformat(key)
+        # A partition is a local day: its readings start at local midnight, in UTC.
+        day = local_day(dt.date.fromisoformat(key), simulated_days.timezone).start
         for h in range(2):
             for hour in range(24):
                 rows.append(
@@ -100,7 +102,7 @@ def test_range_run_splits_by_day_and_round_trips(lake_dir, pg_url, pg_schema):
     result = materialize_range(ALL, resources, "2024-01-01", "2024-01-03")
     assert result.success
     for name in ("readings", "doubled", "from_table", "as_arrow"):
-        days = sorted(p.name for p in (lake_dir / name).iterdir())
+        days = sorted(p.name for p in (lake_dir / name).glob("day=*"))
         assert days == ["day=2024-01-01", "day=2024-01-02", "day=2024-01-03"], name
     assert day_values(lake_dir, "doubled", "2024-01-02") == {2.0}
     assert day_values(lake_dir, "from_table", "2024-01-03") == {2.0}
@@ -112,7 +114,9 @@ def test_range_run_splits_by_day_and_round_trips(lake_dir, pg_url, pg_schema):
         "simulated_timestamp",
         "consumption_kwh",
     ]
-    table = wh.TableTarget(pg_schema, "doubled_table", "simulated_timestamp")
+    table = wh.TableTarget(
+        pg_schema, "doubled_table", "simulated_timestamp", timezone=simulated_days.timezone
+    )
     assert wh.read_arrow(pg_url, table).num_rows == 3 * 48
 
 
@@ -126,7 +130,9 @@ def test_rematerializing_a_day_replaces_only_that_day(lake_dir, pg_url, pg_schem
         VALUE["v"] = 1.0
     assert day_values(lake_dir, "readings", "2024-01-01") == {1.0}
     assert day_values(lake_dir, "readings", "2024-01-02") == {5.0}
-    table = wh.TableTarget(pg_schema, "doubled_table", "simulated_timestamp")
+    table = wh.TableTarget(
+        pg_schema, "doubled_table", "simulated_timestamp", timezone=simulated_days.timezone
+    )
     day1 = wh.read_arrow(pg_url, table, dt.date(2024, 1, 1), dt.date(2024, 1, 2))
     day2 = wh.read_arrow(pg_url, table, dt.date(2024, 1, 2), dt.date(2024, 1, 3))
     assert set(day1["consumption_kwh"].to_pylist()) == {2.0}
@@ -155,3 +161,26 @@ def test_corrupt_file_fails_with_its_name_and_writes_nothing(lake_dir, pg_url, p
     with pytest.raises(ParquetStoreError, match=f"Parquet file {victim} is corrupt"):
         materialize_range(ALL, resources, "2024-01-01", "2024-01-01", selection=[doubled])
     assert not (lake_dir / "doubled").exists()
+
+
+def test_days_of_another_time_zone_are_refused(tmp_path):
+    """An asset's folder keeps the time zone its days are local to; another one is refused."""
+    asset_dir = tmp_path / "readings"
+    claim_time_zone(asset_dir, "America/Santiago")
+    claim_time_zone(asset_dir, "America/Santiago")
+    with pytest.raises(ParquetStoreError, match="local days of America/Santiago.*ENERGY_DATA_DIR"):
+        claim_time_zone(asset_dir, "Europe/London")
+    # Day folders from before days were local were UTC days.
+    legacy = tmp_path / "legacy"
+    (legacy / "day=2024-01-01").mkdir(parents=True)
+    with pytest.raises(ParquetStoreError, match="UTC days"):
+        claim_time_zone(legacy, "America/Santiago")
+
+
+def test_a_timestamp_splits_into_its_local_day():
+    table = pa.table(
+        {"simulated_timestamp": pa.array([dt.datetime(2024, 4, 7, 3, 30)], pa.timestamp("us"))}
+    )
+    assert local_dates(table["simulated_timestamp"], "America/Santiago").to_pylist() == [
+        dt.date(2024, 4, 6)
+    ]

@@ -5,6 +5,7 @@ import threading
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from psycopg import sql
 
@@ -323,3 +324,53 @@ def test_spark_parquet_scan_is_copied_from_the_files(spark, pg_url, pg_schema, t
         [("house_id", "ascending"), ("simulated_timestamp", "ascending")]
     )
     assert back.to_pylist() == table.to_pylist()
+
+
+def test_a_local_day_partition_spans_its_23_or_25_hours(pg_url, pg_schema):
+    """Santiago's 6 April 2024 is 25 hours long: one partition holds all of it, by UTC bounds."""
+    tgt = wh.TableTarget(
+        pg_schema,
+        "local",
+        "simulated_timestamp",
+        ("house_id", "simulated_timestamp"),
+        timezone="America/Santiago",
+    )
+    apr6 = dt.date(2024, 4, 6)
+    start = dt.datetime(2024, 4, 6, 3)  # local midnight at UTC-3
+    hours = [start + dt.timedelta(hours=k) for k in range(25)]
+    table = pa.table(
+        {"house_id": [f"H{k:02d}" for k in range(25)], "simulated_timestamp": hours},
+        schema=pa.schema([("house_id", pa.string()), ("simulated_timestamp", pa.timestamp("us"))]),
+    )
+    assert load(pg_url, tgt, table, [apr6]).rows_by_day == {apr6: 25}
+    assert wh.rows_per_day(pg_url, tgt, [apr6]) == {apr6: 25}
+    assert wh.read_arrow(pg_url, tgt, apr6, apr6 + dt.timedelta(days=1)).num_rows == 25
+    with psycopg.connect(pg_url) as conn:
+        comment = conn.execute(
+            "SELECT obj_description(to_regclass(%s), 'pg_class')", (tgt.ident.as_string(conn),)
+        ).fetchone()[0]
+    assert "local days of America/Santiago" in comment and "UTC" in comment
+    # A reading of 7 April (04:00 UTC is 00:00 local, UTC-4) is refused by the 6th's partition.
+    late = table.slice(0, 1).set_column(
+        1, "simulated_timestamp", pa.array([dt.datetime(2024, 4, 7, 4)], pa.timestamp("us"))
+    )
+    with pytest.raises(wh.WarehouseError, match="Rows outside the days"):
+        load(pg_url, tgt, late, [apr6])
+
+
+def test_days_of_another_time_zone_are_refused(pg_url, pg_schema):
+    santiago = wh.TableTarget(
+        pg_schema, "zoned", "simulated_timestamp", timezone="America/Santiago"
+    )
+    table = readings([D1]).drop_columns(["note"])
+    shifted = table.set_column(
+        1,
+        "simulated_timestamp",
+        # Santiago keeps UTC-3 in January: its 1 January starts at 03:00 UTC.
+        pc.add(table["simulated_timestamp"], pa.scalar(dt.timedelta(hours=3))),
+    )
+    load(pg_url, santiago, shifted, [D1])
+    london = wh.TableTarget(pg_schema, "zoned", "simulated_timestamp", timezone="Europe/London")
+    with pytest.raises(wh.WarehouseError, match="local days of America/Santiago.*ENERGY_PG_SCHEMA"):
+        load(pg_url, london, table, [D1])
+    assert wh.rows_per_day(pg_url, santiago, [D1]) == {D1: 72}
