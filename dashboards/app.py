@@ -14,10 +14,13 @@ import psycopg
 import streamlit as st
 
 from energy_assets.analytics.daily import HOURLY_COLUMNS
-from energy_assets.explore import query
+from energy_assets.explore import query, utc_bounds
 from energy_assets.settings import load_settings
 
 MAX_HEATMAP_HOUSES = 200
+#: Local hours as a reader reads them: "00:00" ... "23:00".
+HOUR_LABELS = [f"{h:02d}:00" for h in range(24)]
+ZONE = load_settings().timezone
 
 st.set_page_config(page_title="energy_assets: the neighbourhood", layout="wide")
 
@@ -32,6 +35,16 @@ def ask(statement: str, params: tuple = (), **tables: str) -> pd.DataFrame:
     settings = load_settings()
     where = (settings.pg_url, settings.pg_schema)
     return _cached(where, statement, tuple(params), tuple(sorted(tables.items())))
+
+
+def chart(data: pd.DataFrame, title: str) -> alt.Chart:
+    """An Altair chart drawn as SVG: its titles and tick labels are text a reader can select."""
+    return alt.Chart(data, title=title).properties(usermeta={"embedOptions": {"renderer": "svg"}})
+
+
+def day_labels(days: pd.Series) -> pd.Series:
+    """Local dates as ``2024-01-01`` text: an ordinal axis then reads as dates, not epochs."""
+    return pd.to_datetime(days).dt.strftime("%Y-%m-%d")
 
 
 def span() -> pd.DataFrame:
@@ -105,11 +118,21 @@ curves = ask(
     d="energy_daily",
     h="houses",
 )
+st.caption(
+    f"By local hour of the neighbourhood's clock ({ZONE}), over local days; on the 25-hour day "
+    "of a clock change the repeated hour counts twice, on the 23-hour day the skipped one is 0."
+)
 if not curves.empty:
     long = curves.melt(id_vars="profile", var_name="hour", value_name="kWh")
-    long["hour"] = long["hour"].str[-2:].astype(int)
+    long["hour"] = long["hour"].str[-2:].astype(int).map(lambda h: HOUR_LABELS[h])
     st.altair_chart(
-        alt.Chart(long).mark_line(point=True).encode(x="hour:Q", y="kWh:Q", color="profile:N"),
+        chart(long, "Mean energy per local hour of a house-day")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("hour:O", title="local hour", sort=HOUR_LABELS),
+            y=alt.Y("kWh:Q", title="kWh per hour"),
+            color=alt.Color("profile:N", title="profile"),
+        ),
         width="stretch",
     )
 
@@ -121,12 +144,17 @@ grid = ask(
     (*RANGE, shown),
     d="energy_daily",
 )
+st.caption(f"Each column is a local day, midnight to midnight in {ZONE}.")
 if not grid.empty:
-    grid["day"] = pd.to_datetime(grid["day"])
+    grid["day"] = day_labels(grid["day"])
     st.altair_chart(
-        alt.Chart(grid)
+        chart(grid, "Energy of each house on each local day")
         .mark_rect()
-        .encode(x="day:O", y="house_id:O", color=alt.Color("total_kwh:Q", title="kWh"))
+        .encode(
+            x=alt.X("day:O", title="local day"),
+            y=alt.Y("house_id:O", title="house"),
+            color=alt.Color("total_kwh:Q", title="kWh per day"),
+        )
         .properties(height=max(200, 12 * len(shown))),
         width="stretch",
     )
@@ -146,9 +174,13 @@ with left:
         st.write("No classes in this range yet.")
     else:
         st.altair_chart(
-            alt.Chart(classes)
+            chart(classes, "Predicted profile against the registry's")
             .mark_bar()
-            .encode(x="predicted_profile:N", y="houses:Q", color="profile:N"),
+            .encode(
+                x=alt.X("predicted_profile:N", title="predicted profile"),
+                y=alt.Y("houses:Q", title="houses"),
+                color=alt.Color("profile:N", title="registry profile"),
+            ),
             width="stretch",
         )
 with right:
@@ -156,14 +188,19 @@ with right:
     reasons = ask(
         "SELECT reason, count(*) AS readings FROM {r} WHERE simulated_timestamp >= %s "
         "AND simulated_timestamp < %s GROUP BY reason ORDER BY readings DESC",
-        (start, end + dt.timedelta(days=1)),
+        utc_bounds(start, end),
         r="energy_data_rejected",
     )
     if reasons.empty:
         st.write("Nothing rejected in this range.")
     else:
         st.altair_chart(
-            alt.Chart(reasons).mark_bar().encode(x="readings:Q", y=alt.Y("reason:N", sort="-x")),
+            chart(reasons, "Refused readings by reason code")
+            .mark_bar()
+            .encode(
+                x=alt.X("readings:Q", title="readings"),
+                y=alt.Y("reason:N", sort="-x", title="reason"),
+            ),
             width="stretch",
         )
 
@@ -205,9 +242,21 @@ else:
         a="energy_anomalies",
     )
     long = series.melt(id_vars="day", var_name="series", value_name="kWh")
-    long["day"] = pd.to_datetime(long["day"])
+    long["day"] = day_labels(long["day"])
+    # Dates are read and labelled in UTC so that a browser's own zone cannot shift a day.
     st.altair_chart(
-        alt.Chart(long).mark_line(point=True).encode(x="day:T", y="kWh:Q", color="series:N"),
+        chart(long, f"Daily energy of {house} against its baseline")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(
+                "day:T",
+                title="local day",
+                scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format="%a %-d %b", formatType="utc"),
+            ),
+            y=alt.Y("kWh:Q", title="kWh per day"),
+            color=alt.Color("series:N", title="series"),
+        ),
         width="stretch",
     )
     st.dataframe(flagged, hide_index=True)

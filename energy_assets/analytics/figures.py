@@ -36,8 +36,8 @@ def load_curves_by_profile(daily: pd.DataFrame, profiles: pd.Series) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for profile, row in curves.iterrows():
         ax.plot(range(24), row.to_numpy(), marker=".", label=str(profile))
-    ax.set(xlabel="local hour", ylabel="kWh", title="Mean daily load curve per profile")
-    ax.set_xticks(range(0, 24, 3))
+    ax.set(xlabel="local hour", ylabel="kWh per hour", title="Mean daily load curve per profile")
+    ax.set_xticks(range(0, 24, 3), [f"{h:02d}:00" for h in range(0, 24, 3)])
     ax.legend()
     return _png(fig)
 
@@ -71,7 +71,7 @@ def anomaly_against_baseline(history: pd.DataFrame, house_id: str, day) -> bytes
     ax.plot(history["day"], history["expected_kwh"], linestyle="--", label="baseline")
     hit = history[history["day"] == day]
     ax.scatter(hit["day"], hit["actual_kwh"], s=80, color="red", zorder=3, label="anomaly")
-    ax.set(ylabel="kWh per day", title=f"{house_id} on {day}")
+    ax.set(xlabel="local day", ylabel="kWh per day", title=f"{house_id} on {day}")
     ax.legend()
     fig.autofmt_xdate()
     return _png(fig)

@@ -16,6 +16,12 @@ from energy_assets_tests.helpers import wait_until_up
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
 CHROMIUM = shutil.which("chromium")
+TITLES = {
+    "Mean energy per local hour of a house-day",
+    "Energy of each house on each local day",
+    "Predicted profile against the registry's",
+    "Refused readings by reason code",
+}
 
 
 @pytest.fixture
@@ -95,9 +101,30 @@ def test_chromium_shows_the_charts(warehouse_env, tmp_path):
                 "document.querySelectorAll('.vega-embed .marks').length >= 4", timeout=90_000
             )
             text = page.inner_text("body")
+            # Each chart is SVG: its title, axis titles and tick labels are text elements.
+            charts = page.eval_on_selector_all(
+                ".vega-embed",
+                "embeds => embeds.map(e => Array.from(e.querySelectorAll('svg text'))"
+                ".map(t => t.textContent))",
+            )
             page.screenshot(path=str(shot), full_page=True)
             browser.close()
         assert "Mean daily load curve per profile" in text and "House-days" in text
+        assert "local hour" in text and "local day" in text  # the captions say so
+        seen = {t: set(texts) for texts in charts for t in texts if t in TITLES}
+        _reads_as(seen, "Mean energy per local hour of a house-day", ["local hour", "kWh per hour"])
+        assert {"00:00", "18:00", "23:00"} <= seen["Mean energy per local hour of a house-day"]
+        heatmap = "Energy of each house on each local day"
+        _reads_as(seen, heatmap, ["local day", "house", "kWh per day"])
+        # The day axis reads as the chosen range's dates, not epoch milliseconds.
+        assert {"2024-03-04", "2024-03-10"} <= seen[heatmap]
+        assert not any(t.isdigit() and len(t) >= 10 for t in seen[heatmap])
+        _reads_as(seen, "Predicted profile against the registry's", ["predicted profile", "houses"])
+        assert {"low", "medium", "high"} & seen["Predicted profile against the registry's"]
+        _reads_as(seen, "Refused readings by reason code", ["readings", "reason"])
+        assert {"malformed_consumption_kwh", "duplicate_identical"} & seen[
+            "Refused readings by reason code"
+        ]
         import matplotlib.image
 
         pixels = matplotlib.image.imread(shot)
@@ -108,6 +135,13 @@ def test_chromium_shows_the_charts(warehouse_env, tmp_path):
     finally:
         app.terminate()
         app.wait(timeout=30)
+
+
+def _reads_as(seen: dict[str, set[str]], title: str, axis_titles: list[str]) -> None:
+    """The chart titled ``title`` is on the page with these axis titles."""
+    assert title in seen, f"no chart titled {title!r}: {sorted(seen)}"
+    missing = set(axis_titles) - seen[title]
+    assert not missing, f"{title!r} has no axis titled {sorted(missing)}: {sorted(seen[title])}"
 
 
 def _walk(node):
