@@ -50,10 +50,16 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
 
     step = p.interval_minutes * 60
     max_missing = p.max_gap_minutes // p.interval_minutes
+    # A day is a local day of the neighbourhood; timestamps are UTC (ICU's timezone()).
+    local_date = f"timezone('{p.timezone}', timezone('UTC', simulated_timestamp))::DATE"
+
+    def day_start(day: str) -> str:
+        return f"timezone('UTC', timezone('{p.timezone}', ({day})::TIMESTAMP))"
+
     return f"""
     CREATE TEMP TABLE classified AS
     WITH p AS (
-      SELECT *, simulated_timestamp::DATE AS day,
+      SELECT *, {local_date} AS day,
              TRY_CAST(trim(consumption_kwh) AS DOUBLE) AS k,
              TRY_CAST(trim(temperature) AS DOUBLE) AS t,
              TRY_CAST(trim(voltage) AS DOUBLE) AS v
@@ -118,13 +124,13 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
             WHERE prev_ts IS NOT NULL) gaps, generate_series(1, n::BIGINT) AS s(g)
       WHERE n BETWEEN 1 AND {max_missing}
       UNION ALL
-      SELECT house_id, day::TIMESTAMP + to_seconds((g - 1) * {step}), NULL, k, t, v, true, day
-      FROM (SELECT *, (epoch(simulated_timestamp) - epoch(day::TIMESTAMP)) // {step} AS n FROM kept
+      SELECT house_id, {day_start("day")} + to_seconds((g - 1) * {step}), NULL, k, t, v, true, day
+      FROM (SELECT *, (epoch(simulated_timestamp) - epoch({day_start("day")})) // {step} AS n FROM kept
             WHERE prev_ts IS NULL) lead_gaps, generate_series(1, n::BIGINT) AS s(g)
       WHERE n BETWEEN 1 AND {max_missing}
       UNION ALL
       SELECT house_id, simulated_timestamp + to_seconds(g * {step}), NULL, k, t, v, true, day
-      FROM (SELECT *, (epoch(day::TIMESTAMP) + 86400 - epoch(simulated_timestamp)) // {step} - 1 AS n
+      FROM (SELECT *, (epoch({day_start("day + 1")}) - epoch(simulated_timestamp)) // {step} - 1 AS n
             FROM kept WHERE next_ts IS NULL) trail_gaps, generate_series(1, n::BIGINT) AS s(g)
       WHERE n BETWEEN 1 AND {max_missing}
     ) TO '{out / "cleaned"}' (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd);
@@ -170,6 +176,7 @@ def main() -> int:
             params = CleaningParams(
                 interval_minutes=args.interval,
                 nominal_voltage=settings.climate_preset.nominal_voltage,
+                timezone=settings.climate_preset.timezone,
             )
 
             start = time.perf_counter()
