@@ -145,19 +145,19 @@ def server_copy(url: str, table: str, columns: list[str], work: Path, key: list[
 
 def jdbc_write(spark, url: str, table: str, work: Path) -> float:
     """Spark's JDBC writer (batched) of a table's Parquet twin into a bare table."""
-    import re
+    import psycopg
 
-    m = re.match(
-        r"postgres(?:ql)?://(?:(?P<user>[^:@/]+)(?::(?P<pw>[^@/]*))?@)?(?P<hp>[^/]+)/(?P<db>.+)",
-        url,
-    )
+    from energy_assets.storage.embedded import password_of
+
+    info = psycopg.conninfo.conninfo_to_dict(url)
     frame = spark.read.parquet(str(work))
     start = time.perf_counter()
     frame.write.format("jdbc").options(
-        url=f"jdbc:postgresql://{m['hp']}/{m['db']}",
+        url=f"jdbc:postgresql://{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/"
+        f"{info['dbname']}",
         dbtable=f"{SCHEMA}.jdbc_{table}",
-        user=m["user"] or "postgres",
-        password=m["pw"] or "",
+        user=info.get("user", "postgres"),
+        password=password_of(url) or "",
         driver="org.postgresql.Driver",
         batchsize="10000",
         rewriteBatchedStatements="true",

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.simplefilter("ignore")
 
 from energy_assets.storage import warehouse as wh  # noqa: E402
+from energy_assets.storage.embedded import password_of  # noqa: E402
 from energy_assets.storage.postgres_io import arrow_copy_writer, spark_copy_writer  # noqa: E402
 
 DAY = dt.date(2024, 7, 1)
@@ -200,8 +201,8 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
             info = psycopg.conninfo.conninfo_to_dict(url)
             jdbc = f"jdbc:postgresql://{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/{info.get('dbname')}"
             props = {"user": info.get("user", "postgres"), "driver": "org.postgresql.Driver"}
-            if info.get("password"):
-                props["password"] = info["password"]
+            if password_of(url):
+                props["password"] = password_of(url)
             for label, extra in (
                 ("Spark JDBC writer, default", {}),
                 (

@@ -1,15 +1,31 @@
-"""``python -m energy_assets.doctor``: say in one sentence what is missing before a run starts."""
+"""``python -m energy_assets.doctor``: say in one sentence what is wrong before a run starts."""
 
 import sys
+import tempfile
+from pathlib import Path
 
 from energy_assets.settings import SettingsError, load_settings
 from energy_assets.storage.spark import JavaMissingError, check_java
 
 
-def main() -> int:
-    """Check Java and the settings; print one sentence and return 1 on the first problem."""
+def check_writable(variable: str, path: Path) -> None:
+    """Fail with one sentence unless files can be created under ``path``."""
     try:
-        load_settings()
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-"):
+            pass
+    except OSError as err:
+        raise SettingsError(
+            f"{variable}={path} cannot be written ({err.strerror or type(err).__name__})."
+        ) from None
+
+
+def main() -> int:
+    """Check the settings, the folders and Java; print one sentence and return 1 on a problem."""
+    try:
+        settings = load_settings()
+        check_writable("ENERGY_DATA_DIR", settings.data_dir)
+        check_writable("ENERGY_HOME", settings.home)
         check_java()
     except (JavaMissingError, SettingsError) as err:
         print(f"energy_assets: {err}", file=sys.stderr)

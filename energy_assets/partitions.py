@@ -19,6 +19,7 @@ simulated_days = DailyPartitionsDefinition(
     fmt="%Y-%m-%d",
 )
 
+
 def day_time_zone(simulation: SimulationSettings) -> str:
     """The time zone whose local days the partitions are; the simulation's climate must agree."""
     zone = simulation.climate_preset.timezone

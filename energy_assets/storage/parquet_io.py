@@ -3,15 +3,15 @@
 Hive-style folders let Spark prune by day. A run that covers several days (single-run
 backfills) writes them all at once and splits them here, by the asset's ``partition_expr``
 column into local days of the partitions' time zone (timestamps are UTC). Each day is written
-beside the old one and renamed into place, so a failed run leaves the previous version whole and
-no other day is touched. An asset's folder records the time zone its days are local to, and a
-write under another time zone is refused.
+beside the old one and published in one atomic step (:mod:`energy_assets.storage.folders`): a
+failed run leaves the previous version whole, a reader sees the old day or the new one, writers
+of a day take turns, no other day is touched, and reads take exactly the files the IO manager
+wrote. An asset's folder records the time zone its days are local to, and a write under another
+time zone is refused.
 """
 
 import datetime as dt
-import os
 import shutil
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +31,18 @@ from dagster import (
     TableSchema,
 )
 
+from energy_assets.storage.folders import (
+    FolderError,
+    publish,
+    published_files,
+    published_rows,
+    staging_folder,
+    sweep_staging,
+)
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.spark import SparkResource
 
 DAY = "day"
-DAY_PARTITIONING = ds.partitioning(pa.schema([(DAY, pa.date32())]), flavor="hive")
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ class StagedParquet:
     schema: pa.Schema
 
 
-class ParquetStoreError(RuntimeError):
+class ParquetStoreError(FolderError):
     """A Parquet day is missing, corrupt or shaped wrong; the message names the file."""
 
 
@@ -83,22 +90,27 @@ def day_dir(asset_dir: Path, day: dt.date | str) -> Path:
     return asset_dir / f"{DAY}={day}"
 
 
-def _replace_dir(new: Path, final: Path) -> None:
-    """Put ``new`` at ``final``; the old version is moved aside first and deleted after."""
-    trash = final.parent / f".replaced-{uuid.uuid4().hex[:8]}-{final.name}"
-    if final.exists():
-        os.rename(final, trash)
-    os.rename(new, final)
-    shutil.rmtree(trash, ignore_errors=True)
+def _publish_days(staged: Path, asset_dir: Path, days: Sequence[dt.date | str]) -> None:
+    """Publish the staged day folders ``staged/day=D``, one atomic step a day."""
+    for day in days:
+        publish(day_dir(staged, day), day_dir(asset_dir, day))
+
+
+def sweep(asset_dir: Path) -> None:
+    """Remove what dead writers of the asset left: staging folders, and folders replaced by the
+    IO manager's earlier versions (restored first where a crash left their day missing)."""
+    sweep_staging(asset_dir)
+    for replaced in sorted(asset_dir.glob(".replaced-*")) if asset_dir.is_dir() else []:
+        day = day_dir(asset_dir, replaced.name.split("-", 2)[-1].split("=", 1)[-1])
+        if not day.exists():
+            publish(replaced, day)
+        else:
+            shutil.rmtree(replaced, ignore_errors=True)
 
 
 def parquet_files(path: Path) -> list[Path]:
-    """The Parquet files below ``path`` that readers see (not ``_`` or ``.`` names)."""
-    return sorted(
-        p
-        for p in path.rglob("*.parquet")
-        if not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
-    )
+    """The Parquet files of a published day folder or asset, exactly as its writer left them."""
+    return published_files(path)
 
 
 def verify_footers(paths: Sequence[Path]) -> None:
@@ -184,17 +196,14 @@ def write_arrow_days(
         raise ParquetStoreError(
             f"The output holds rows for days {sorted(map(str, outside))} outside the run's days."
         )
-    staging = asset_dir / f".staging-{uuid.uuid4().hex[:8]}"
-    try:
+    asset_dir.mkdir(parents=True, exist_ok=True)
+    with staging_folder(asset_dir) as staging:
         for day in days:
             target = day_dir(staging, day)
             target.mkdir(parents=True)
             part = body.filter(pc.equal(day_values, pa.scalar(day, pa.date32())))
             _write_file(part, target / "part-00000.parquet")
-        for day in days:
-            _replace_dir(day_dir(staging, day), day_dir(asset_dir, day))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _publish_days(staging, asset_dir, days)
 
 
 def write_spark_days(
@@ -220,9 +229,9 @@ def write_spark_days(
                 "A multi-day output needs a 'partition_expr' column (asset metadata) or a 'day' "
                 "column to split by."
             )
-    staging = asset_dir / f".staging-{uuid.uuid4().hex[:8]}"
     asset_dir.mkdir(parents=True, exist_ok=True)
-    try:
+    with staging_folder(asset_dir) as folder:
+        staging = folder / "data"
         df.write.partitionBy(DAY).parquet(str(staging))
         written = {p.name.split("=", 1)[1] for p in staging.glob(f"{DAY}=*")}
         wanted = {str(d) for d in days}
@@ -236,10 +245,7 @@ def write_spark_days(
             target = day_dir(staging, day)
             target.mkdir(parents=True)
             pq.write_table(empty_schema.empty_table(), target / "part-00000.parquet")
-        for day in days:
-            _replace_dir(day_dir(staging, day), day_dir(asset_dir, day))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _publish_days(staging, asset_dir, days)
 
 
 def move_staged_days(staged: StagedParquet, asset_dir: Path, days: Sequence[dt.date]) -> None:
@@ -255,41 +261,55 @@ def move_staged_days(staged: StagedParquet, asset_dir: Path, days: Sequence[dt.d
         target = day_dir(staged.path, day)
         target.mkdir(parents=True)
         _write_file(staged.schema.empty_table(), target / "part-00000.parquet")
-    for day in days:
-        _replace_dir(day_dir(staged.path, day), day_dir(asset_dir, day))
+    _publish_days(staged.path, asset_dir, days)
 
 
 def write_whole(obj: Any, asset_dir: Path) -> None:
     """Write an unpartitioned asset to ``asset_dir``, replacing it atomically."""
     asset_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = asset_dir.parent / f".staging-{asset_dir.name}-{uuid.uuid4().hex[:8]}"
-    try:
+    sweep_staging(asset_dir.parent, f".staging-{asset_dir.name}-")
+    with staging_folder(asset_dir.parent, f".staging-{asset_dir.name}-") as folder:
+        staging = folder / "data"
         if is_spark_frame(obj):
             obj.write.parquet(str(staging))
         else:
             staging.mkdir()
             _write_file(to_arrow(obj), staging / "part-00000.parquet")
-        _replace_dir(staging, asset_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        publish(staging, asset_dir)
 
 
 def read_arrow_days(asset_dir: Path, days: Sequence[str] | None) -> pa.Table:
-    """Read day folders (or a whole unpartitioned asset) into one Arrow table."""
+    """Read day folders (or a whole unpartitioned asset) into one Arrow table.
+
+    Each day's version is resolved once, so a day replaced meanwhile is read whole, old or new.
+    """
     if days is None:
         files = parquet_files(asset_dir)
         return ds.dataset([str(f) for f in files], format="parquet").to_table()
+    tables = []
+    for day in days:
+        table = ds.dataset([str(f) for f in parquet_files(day_dir(asset_dir, day))]).to_table()
+        value = pa.scalar(dt.date.fromisoformat(str(day)), pa.date32())
+        tables.append(table.append_column(DAY, pa.array([value] * table.num_rows, pa.date32())))
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def spark_read_days(session: Any, asset_dir: Path, days: Sequence[str | dt.date]) -> Any:
+    """Read day folders into one Spark frame with their ``day``: exactly the files published.
+
+    The files are the days' current versions, resolved once here: Spark reads what it planned
+    even if a day is replaced meanwhile. The day comes from each file's folder.
+    """
+    from pyspark.sql import functions as F
+
     files = [str(f) for day in days for f in parquet_files(day_dir(asset_dir, day))]
-    dataset = ds.dataset(
-        files, format="parquet", partitioning=DAY_PARTITIONING, partition_base_dir=str(asset_dir)
-    )
-    return dataset.to_table()
+    day = F.regexp_extract(F.col("_metadata.file_path"), r".*/day=(\d{4}-\d{2}-\d{2})/", 1)
+    return session.read.parquet(*files).select("*", F.to_date(day).alias(DAY))
 
 
 def count_rows(path: Path) -> int:
-    """Rows below ``path``, from the Parquet footers only."""
-    files = parquet_files(path)
-    return sum(pq.read_metadata(f).num_rows for f in files)
+    """Rows of a published day folder or asset, from its manifest."""
+    return published_rows(path)
 
 
 class ParquetIOManager(ConfigurableIOManager):
@@ -312,6 +332,7 @@ class ParquetIOManager(ConfigurableIOManager):
             return
         asset_dir = self.asset_dir(context.asset_key.path)
         day_column = (context.definition_metadata or {}).get("partition_expr")
+        sweep(asset_dir)
         if context.has_asset_partitions:
             days = [dt.date.fromisoformat(k) for k in context.asset_partition_keys]
             timezone = getattr(context.asset_partitions_def, "timezone", None) or "UTC"
@@ -371,10 +392,9 @@ class ParquetIOManager(ConfigurableIOManager):
         module = getattr(wanted, "__module__", "") or ""
         if module.startswith("pyspark"):
             spark = self.spark.session
-            reader = spark.read
             if days is not None:
-                reader = reader.option("basePath", str(asset_dir))
-            return reader.parquet(*[str(p) for p in paths])
+                return spark_read_days(spark, asset_dir, days)
+            return spark.read.parquet(*[str(f) for f in parquet_files(asset_dir)])
         table = read_arrow_days(asset_dir, days)
         if wanted is pa.Table:
             return table

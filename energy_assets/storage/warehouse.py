@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import psycopg
 import pyarrow as pa
@@ -127,22 +128,83 @@ def arrow_type_of(pg: str) -> pa.DataType:
 
 
 def connect(url: str, **kwargs: object) -> psycopg.Connection:
-    """Open a connection, turning an unreachable server into one clear sentence."""
+    """Open a connection, turning an unreachable server into one clear sentence.
+
+    No message holds the password, whatever the URL's shape: a URL that does not parse as it
+    reads (an unencoded ``/``, ``?``, ``@`` or space in the password) is named redacted, without
+    the driver's text, which would quote the fragments it misread.
+    """
+    if not _parses_as_written(url):
+        raise WarehouseError(
+            f"The PostgreSQL URL {redact(url)} does not parse: percent-encode '/', '?', '@', ':' "
+            "and spaces in the user and password."
+        )
     try:
         return psycopg.connect(url, connect_timeout=10, **kwargs)
-    except psycopg.OperationalError as err:
+    except psycopg.Error as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise WarehouseError(f"PostgreSQL at {redact(url)} is unreachable: {first}") from None
+        raise WarehouseError(
+            f"PostgreSQL at {redact(url)} is unreachable: {scrub(first, url)}"
+        ) from None
+
+
+_URL = re.compile(
+    r"^(?P<scheme>[a-z][a-z0-9+.-]*://)(?:(?P<userinfo>.*)@)?(?P<rest>[^@]*)$", re.I | re.S
+)
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.I)
+
+
+def _password_text(url: str) -> str | None:
+    """The password as written in ``url`` (URL user info, ``password=`` pair or parameter)."""
+    m = _URL.match(url.strip())
+    if m and m["userinfo"] and ":" in m["userinfo"]:
+        return m["userinfo"].split(":", 1)[1]
+    found = _KV_PASSWORD.search(url) or _QUERY_PASSWORD.search(url)
+    if found:
+        return found.group(0).split("=", 1)[1].strip().strip("'")
+    return None
+
+
+def _parses_as_written(url: str) -> bool:
+    """Whether the driver reads ``url``'s host and user where a person reads them."""
+    m = _URL.match(url.strip())
+    if not m:  # key=value form: the driver's parser is the reader's
+        try:
+            psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.Error:
+            return False
+        return True
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return False
+    host = re.split(r"[:/?]", m["rest"], maxsplit=1)[0]
+    user = unquote((m["userinfo"] or "").split(":", 1)[0])
+    return unquote(host) == str(info.get("host", "")) and user == str(info.get("user", ""))
 
 
 def redact(url: str) -> str:
-    """``url`` with any password replaced, fit for messages and logs."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "<unparsable URL>"
-    host = info.get("host", "localhost")
-    return f"{info.get('user', '')}@{host}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+    """``url`` with any password replaced by ``***``, fit for messages and logs."""
+    m = _URL.match(url.strip())
+    text = url.strip()
+    if m and m["userinfo"] is not None:
+        user, has_password, _ = m["userinfo"].partition(":")
+        text = f"{m['scheme']}{user}{':***' if has_password else ''}@{m['rest']}"
+    text = _KV_PASSWORD.sub(r"\1***", text)
+    return _QUERY_PASSWORD.sub(r"\1***", text)
+
+
+def scrub(message: str, url: str) -> str:
+    """``message`` without the password of ``url`` (whole, or any piece of 4+ characters)."""
+    password = _password_text(url)
+    if not password:
+        return message
+    pieces = {password, unquote(password), *re.split(r"[/?#@\s:]+", password)}
+    for piece in sorted(pieces, key=len, reverse=True):
+        if len(piece) >= 4 or piece == password:
+            message = message.replace(piece, "***")
+    return message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +271,8 @@ def read_query_arrow(
     return pacsv.read_csv(
         buffer,
         read_options=pacsv.ReadOptions(column_names=schema.names),
+        # Text may hold newlines (quoted by COPY): the parser must not split blocks inside one.
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types={f.name: f.type for f in schema},
             null_values=[""],
@@ -251,6 +315,11 @@ def ensure_table(conn: psycopg.Connection, target: TableTarget, schema: pa.Schem
     An existing table must have the frame's columns; a mismatch fails with the difference.
     """
     with conn.transaction():
+        # CREATE SCHEMA IF NOT EXISTS races with itself: first loads of several tables of a new
+        # schema take turns on the schema's name first (always before any table's).
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"schema {target.schema}",)
+        )
         _lock_name(conn, target)
         conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema))
@@ -369,8 +438,137 @@ def _check_time_zone(conn: psycopg.Connection, target: TableTarget) -> None:
         )
 
 
-def _stage_name(target: TableTarget, suffix: str) -> str:
-    return bounded_name(target.table, f"__stage_{uuid.uuid4().hex[:10]}{suffix}")
+def _stage_name(target: TableTarget, suffix: str, stage_id: str | None = None) -> str:
+    return bounded_name(target.table, f"__stage_{stage_id or uuid.uuid4().hex[:10]}{suffix}")
+
+
+_STAGE_ID = re.compile(r"__stage_([0-9a-f]{10})")
+
+
+def _stage_key(stage_id: str) -> str:
+    return f"energy_assets stage {stage_id}"
+
+
+class StagingOwner:
+    """Holds a session advisory lock for one load's staging tables while the load lives.
+
+    A crashed load's session ends and its lock with it: the next load of the table finds the
+    staging tables unowned and sweeps them (:func:`sweep_stages`).
+    """
+
+    def __init__(self, url: str):
+        self.stage_id = uuid.uuid4().hex[:10]
+        self.conn = connect(url, autocommit=True)
+        self.conn.execute(
+            "SELECT pg_advisory_lock(hashtextextended(%s, 0))", (_stage_key(self.stage_id),)
+        )
+
+    def close(self) -> None:
+        """Release the lock (by ending the session)."""
+        self.conn.close()
+
+
+def sweep_stages(url: str, target: TableTarget) -> list[str]:
+    """Drop the staging tables of ``target`` left by loads that died; return their names."""
+    swept: list[str] = []
+    with connect(url, autocommit=True) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                      AND c.relname LIKE %s""",
+                (target.schema, "%\\_\\_stage\\_%"),
+            )
+        ]
+        by_stage: dict[str, list[str]] = {}
+        for name in names:
+            found = _STAGE_ID.search(name)
+            if found and name.startswith(target.table[:20]):
+                by_stage.setdefault(found.group(1), []).append(name)
+        for stage_id, tables in by_stage.items():
+            key = _stage_key(stage_id)
+            if not conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)
+            ).fetchone()[0]:
+                continue  # a live load owns them
+            try:
+                for name in tables:
+                    conn.execute(
+                        sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(
+                            sql.Identifier(target.schema, name)
+                        )
+                    )
+                    swept.append(name)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+    return swept
+
+
+@dataclass(frozen=True)
+class SwapPatience:
+    """How a swap waits for readers: each try's ``lock_timeout``, the tries, the first pause.
+
+    A swap that waits blocks every new reader of the table behind it, so it waits briefly,
+    steps back and tries again, and finally fails naming who holds the table.
+    """
+
+    lock_timeout_s: float = 5.0
+    tries: int = 4
+    pause_s: float = 1.0
+
+
+SWAP_PATIENCE = SwapPatience()
+
+
+def _blockers(url: str, target: TableTarget) -> str:
+    """The sessions holding locks on ``target`` or its partitions, in a few words."""
+    with connect(url) as conn:
+        rows = conn.execute(
+            """SELECT DISTINCT a.pid, a.application_name, a.usename, a.xact_start, a.state
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.granted AND l.pid <> pg_backend_pid()
+                  AND l.relation IN (SELECT to_regclass(%s)
+                                     UNION SELECT inhrelid FROM pg_inherits
+                                            WHERE inhparent = to_regclass(%s))
+                ORDER BY a.xact_start NULLS LAST LIMIT 3""",
+            (target.ident.as_string(conn),) * 2,
+        ).fetchall()
+    if not rows:
+        return "another session"
+    return "; ".join(
+        f"pid {pid} (application {app or '-'!r}, user {user}, {state or 'unknown'}"
+        + (f", in a transaction since {since:%Y-%m-%d %H:%M:%S %Z}" if since else "")
+        + ")"
+        for pid, app, user, since, state in rows
+    )
+
+
+def _swap(
+    url: str,
+    target: TableTarget,
+    body: Callable[[psycopg.Connection], None],
+    patience: SwapPatience = SWAP_PATIENCE,
+) -> None:
+    """Run ``body`` in one transaction under the table's lock, never waiting long on readers."""
+    timeout = sql.Literal(f"{max(1, int(patience.lock_timeout_s * 1000))}ms")
+    for attempt in range(patience.tries):
+        try:
+            with connect(url) as conn, conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(timeout))
+                _lock_name(conn, target)
+                body(conn)
+            return
+        except psycopg.errors.LockNotAvailable:
+            if attempt + 1 < patience.tries:
+                time.sleep(patience.pause_s * 2**attempt)
+    waited = patience.tries * patience.lock_timeout_s + patience.pause_s * (
+        2 ** (patience.tries - 1) - 1
+    )
+    raise WarehouseError(
+        f"Swapping new days into {target.schema}.{target.table} gave up after about {waited:.0f} s: "
+        f"the table is held by {_blockers(url, target)}; the previous version is kept."
+    )
 
 
 def _add_primary_key(conn: psycopg.Connection, schema: str, table: str, key: Sequence[str]) -> None:
@@ -399,6 +597,7 @@ def load_days(
     days: Sequence[dt.date],
     write: Writer,
     expected_rows: int | None = None,
+    patience: SwapPatience = SWAP_PATIENCE,
 ) -> LoadResult:
     """Replace ``days`` of a day-partitioned table with the rows ``write`` COPYs, atomically.
 
@@ -409,8 +608,10 @@ def load_days(
     days = sorted(set(days))
     with connect(url, autocommit=True) as conn:
         ensure_table(conn, target, schema)
-    stage_parent = _stage_name(target, "") if len(days) > 1 else None
-    stage_days = {day: _stage_name(target, f"_p{day:%Y%m%d}") for day in days}
+    owner = StagingOwner(url)
+    sweep_stages(url, target)
+    stage_parent = _stage_name(target, "", owner.stage_id) if len(days) > 1 else None
+    stage_days = {day: _stage_name(target, f"_p{day:%Y%m%d}", owner.stage_id) for day in days}
     created = [*stage_days.values(), *([stage_parent] if stage_parent else [])]
     committed = False
     try:
@@ -500,8 +701,8 @@ def load_days(
                         ) from None
         result.seconds["key"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        with connect(url) as conn, conn.transaction():
-            _lock_name(conn, target)
+
+        def swap_in(conn: psycopg.Connection) -> None:
             for day, name in stage_days.items():
                 final = target.day_table(day)
                 if conn.execute(
@@ -534,12 +735,15 @@ def load_days(
                 conn.execute(
                     sql.SQL("DROP TABLE {}").format(sql.Identifier(target.schema, stage_parent))
                 )
+
+        _swap(url, target, swap_in, patience)
         result.seconds["swap"] = time.perf_counter() - clock
         committed = True
         return result
     finally:
         if not committed:
             _drop_quietly(url, target.schema, created)
+        owner.close()
 
 
 def load_table(
@@ -548,11 +752,18 @@ def load_table(
     schema: pa.Schema,
     write: Writer,
     expected_rows: int | None = None,
+    patience: SwapPatience = SWAP_PATIENCE,
 ) -> LoadResult:
-    """Replace a whole (unpartitioned) table with the rows ``write`` COPYs, atomically."""
+    """Replace a whole (unpartitioned) table's rows with those ``write`` COPYs, atomically.
+
+    The rows are staged and checked first, then swapped in by ``TRUNCATE`` and ``INSERT`` in one
+    transaction: the table itself stays, with the grants, indexes and views users added to it.
+    """
     with connect(url, autocommit=True) as conn:
         ensure_table(conn, target, schema)
-    stage = _stage_name(target, "")
+    owner = StagingOwner(url)
+    sweep_stages(url, target)
+    stage = _stage_name(target, "", owner.stage_id)
     committed = False
     try:
         with connect(url, autocommit=True) as conn:
@@ -575,19 +786,20 @@ def load_table(
                         f"Duplicate primary key in the rows for {target.schema}.{target.table}: "
                         f"{str(err).splitlines()[-1].strip()}; the previous version is kept."
                     ) from None
-        with connect(url) as conn, conn.transaction():
-            _lock_name(conn, target)
-            conn.execute(sql.SQL("DROP TABLE {}").format(target.ident))
-            conn.execute(
-                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                    sql.Identifier(target.schema, stage), sql.Identifier(target.table)
-                )
-            )
+        staged = sql.Identifier(target.schema, stage)
+
+        def swap_in(conn: psycopg.Connection) -> None:
+            conn.execute(sql.SQL("TRUNCATE {}").format(target.ident))
+            conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(target.ident, staged))
+            conn.execute(sql.SQL("DROP TABLE {}").format(staged))
+
+        _swap(url, target, swap_in, patience)
         committed = True
         return LoadResult({None: written})
     finally:
         if not committed:
             _drop_quietly(url, target.schema, [stage])
+        owner.close()
 
 
 # ---------------------------------------------------------------------------------------------

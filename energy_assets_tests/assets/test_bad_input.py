@@ -8,6 +8,7 @@ import pytest
 
 from energy_assets.assets.cleaning import RawSchemaError, vee
 from energy_assets.assets.simulation import houses, simulated_meters
+from energy_assets.storage.folders import publish
 from energy_assets.storage.parquet_io import ParquetStoreError
 from energy_assets_tests.helpers import materialize_range, project_resources
 
@@ -16,9 +17,11 @@ DAY = "2024-05-01"
 
 
 def write_raw(lake, table: pa.Table) -> None:
-    folder = lake / "raw_readings" / f"day={DAY}"
-    folder.mkdir(parents=True)
-    pq.write_table(table, folder / "part-0.parquet")
+    """A raw day as a head-end export would be landed: published whole, with its manifest."""
+    staged = lake / "staged"
+    staged.mkdir(parents=True)
+    pq.write_table(table, staged / "part-0.parquet")
+    publish(staged, lake / "raw_readings" / f"day={DAY}")
 
 
 def raw_table(**overrides) -> pa.Table:
@@ -61,7 +64,7 @@ def test_corrupt_raw_file_names_the_file(lake_dir, pg_url, pg_schema):
     victim = lake_dir / "raw_readings" / f"day={DAY}" / "part-0.parquet"
     victim.write_bytes(victim.read_bytes()[:20])
     resources = project_resources(lake_dir, pg_url, pg_schema)
-    with pytest.raises(ParquetStoreError, match=f"Parquet file {victim} is corrupt"):
+    with pytest.raises(ParquetStoreError, match=f"Parquet file {victim.resolve()} is corrupt"):
         materialize_range(ASSETS, resources, DAY, DAY, selection=[vee])
     assert not (lake_dir / "cleaned_readings").exists()
 

@@ -19,7 +19,7 @@ import pytest
 import requests
 from psycopg import sql
 
-from energy_assets.storage.embedded import dagster_url
+from energy_assets.storage.embedded import dagster_url, with_database
 from energy_assets_tests.helpers import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +38,7 @@ def database_url(pg_url: str, name: str) -> str:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    base, _, _ = pg_url.rpartition("/")
-    return f"{base}/{name}"
+    return with_database(pg_url, name)
 
 
 class UI:
