@@ -25,7 +25,12 @@ from energy_assets.assets.warehouse import (
     household_classes,
     warehouse_houses,
 )
-from energy_assets.partitions import follows_upstream, simulated_days
+from energy_assets.partitions import (
+    follows_its_day,
+    follows_upstream,
+    follows_what_exists,
+    simulated_days,
+)
 from energy_assets.resources import build_resources
 from energy_assets.sensors import followers, simulated_clock
 from energy_assets.settings import load_settings
@@ -39,6 +44,12 @@ everything = define_asset_job(
 
 #: Every asset of the graph; what comes after the simulation follows new days on its own.
 SOURCES = (houses, simulated_meters)
+#: Assets that read a window of days, or all of them, follow what exists (partitions.py).
+CONDITIONS = {
+    "household_classifier": follows_its_day,
+    "consumption_anomalies": follows_its_day,
+    "exploration_notebook": follows_what_exists,
+}
 assets = [
     houses,
     simulated_meters,
@@ -59,7 +70,9 @@ assets = [
 assets = [
     *SOURCES,
     *map_asset_specs(
-        lambda spec: spec.replace_attributes(automation_condition=follows_upstream),
+        lambda spec: spec.replace_attributes(
+            automation_condition=CONDITIONS.get(spec.key.to_user_string(), follows_upstream)
+        ),
         [a for a in assets if a not in SOURCES],
     ),
 ]

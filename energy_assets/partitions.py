@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import AutomationCondition, BackfillPolicy, DailyPartitionsDefinition
+from dagster import AssetSelection, AutomationCondition, BackfillPolicy, DailyPartitionsDefinition
 
 from energy_assets.settings import SettingsError, load_settings
 from energy_assets.simulation.settings import SimulationSettings
@@ -38,3 +38,15 @@ single_run = BackfillPolicy.single_run()
 #: Downstream assets follow new simulated days: Dagster's eager condition without its
 #: "latest time window only" clause, which would compare simulated days with today's date.
 follows_upstream = AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
+
+#: For an asset that reads every day (the notebook): the eager condition would wait for every day
+#: to exist, which never happens when the simulation started later than the first partition; it
+#: runs on what exists.
+follows_what_exists = follows_upstream.without(~AutomationCondition.any_deps_missing())
+
+#: For a model of day D that reads a trailing window: due once day D's own readings exist
+#: (its same-day dependency), whatever earlier days of its window are missing; its reader
+#: tolerates missing history and reports how much it had.
+follows_its_day = follows_what_exists & ~AutomationCondition.any_deps_missing().allow(
+    AssetSelection.assets("cleaned_readings")
+)

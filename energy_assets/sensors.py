@@ -12,8 +12,10 @@ from dagster import (
     AssetKey,
     AssetSelection,
     AutomationConditionSensorDefinition,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     sensor,
@@ -33,6 +35,21 @@ def next_simulated_day(materialized: set[str]) -> str | None:
         return keys[0] if keys else None
     nxt = (dt.date.fromisoformat(max(materialized)) + dt.timedelta(days=1)).isoformat()
     return nxt if simulated_days.has_partition_key(nxt) else None
+
+
+#: Runs of a day that ended without simulating it: the clock asks for that day again.
+ENDED_WITHOUT_IT = (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+
+
+def run_key_for(day: str, earlier_runs: list) -> str:
+    """The day's run key: a new one for each run of the day that failed or was cancelled.
+
+    Dagster skips a run key that has a run in any state, so one failed run of a day would stop
+    the clock for good if the key were the day alone; while a day's run is queued or running,
+    the key is unchanged and the next ticks' requests are dropped as duplicates.
+    """
+    failed = sum(1 for run in earlier_runs if run.status in ENDED_WITHOUT_IT)
+    return day if failed == 0 else f"{day} (try {failed + 1})"
 
 
 def build_clock(pace_seconds: int):
@@ -55,10 +72,12 @@ def build_clock(pace_seconds: int):
         selection = [RAW, AssetKey("simulation_truth")]
         if houses_missing:
             selection.append(AssetKey("houses"))
-        # The run key is the day: while its run is queued or running, the next ticks ask for
-        # the same day and Dagster drops the duplicate.
+        earlier = context.instance.get_runs(filters=RunsFilter(tags={CLOCK_TAG: day}), limit=100)
         return RunRequest(
-            run_key=day, partition_key=day, asset_selection=selection, tags={CLOCK_TAG: day}
+            run_key=run_key_for(day, list(earlier)),
+            partition_key=day,
+            asset_selection=selection,
+            tags={CLOCK_TAG: day},
         )
 
     return simulated_clock

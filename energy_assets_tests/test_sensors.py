@@ -65,3 +65,79 @@ def test_downstream_assets_follow_a_new_day():
         # The next evaluation does not ask again for what it already asked.
         again = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
         assert again.total_requested == 0
+
+
+def add_clock_run(instance: DagsterInstance, day: str, status) -> None:
+    """A run the clock launched for ``day`` that ended with ``status``."""
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster._core.utils import make_new_run_id
+
+    from energy_assets.sensors import CLOCK_TAG
+
+    instance.add_run(
+        DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id=make_new_run_id(),
+            status=status,
+            tags={CLOCK_TAG: day},
+        )
+    )
+
+
+def test_a_failed_day_is_asked_for_again_and_the_clock_moves_on():
+    from dagster import DagsterRunStatus
+
+    with DagsterInstance.ephemeral() as instance:
+        materialized(instance, "houses")
+        first = simulated_clock(build_sensor_context(instance=instance, definitions=defs))
+        assert first.run_key == FIRST
+        add_clock_run(instance, FIRST, DagsterRunStatus.FAILURE)  # day D failed once
+        retry = simulated_clock(build_sensor_context(instance=instance, definitions=defs))
+        assert retry.partition_key == FIRST and retry.run_key != FIRST
+        # While the retry runs, the ticks keep asking with its key (Dagster drops duplicates).
+        add_clock_run(instance, FIRST, DagsterRunStatus.STARTED)
+        same = simulated_clock(build_sensor_context(instance=instance, definitions=defs))
+        assert same.run_key == retry.run_key
+        # The retry succeeded: the clock moves on to the next day.
+        materialized(instance, "raw_readings", FIRST)
+        nxt = simulated_clock(build_sensor_context(instance=instance, definitions=defs))
+        assert nxt.partition_key == "2024-01-02" and nxt.run_key == "2024-01-02"
+
+
+def test_windowed_models_and_the_notebook_follow_from_any_start_day():
+    """Started on 1 July (earlier days never simulated): the models and the notebook still run."""
+    day = "2024-07-01"
+    with DagsterInstance.ephemeral() as instance:
+        materialized(instance, "houses")
+        result = evaluate_automation_conditions(defs=defs, instance=instance)
+        for key in ("raw_readings", "simulation_truth"):
+            materialized(instance, key, day)
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        # The whole day is asked for, the models included, though no earlier day exists.
+        for key in (
+            "cleaned_readings",
+            "daily_aggregates",
+            "household_classifier",
+            "consumption_anomalies",
+        ):
+            assert result.get_requested_partitions(AssetKey(key)) == {day}, key
+        for key in ("cleaned_readings", "rejected_readings", "daily_aggregates"):
+            materialized(instance, key, day)
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        # The later days whose windows hold 1 July wait for their own readings.
+        for key in ("household_classifier", "consumption_anomalies"):
+            assert result.get_requested_partitions(AssetKey(key)) <= {day}, key
+        for key in ("household_classifier", "consumption_anomalies", "cleaning_evaluation"):
+            materialized(instance, key, day)
+        materialized(instance, ["warehouse", "houses"])
+        for name in (
+            "energy_data_raw",
+            "energy_data_cleaned",
+            "energy_data_rejected",
+            "energy_daily",
+            "household_classes",
+            "energy_anomalies",
+        ):
+            materialized(instance, ["warehouse", name], day)
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        assert result.get_num_requested(AssetKey("exploration_notebook")) == 1

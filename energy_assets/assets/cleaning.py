@@ -30,7 +30,7 @@ from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.parquet_io import DAY, count_rows, day_dir, spark_read_days
-from energy_assets.storage.spark import SparkResource, size_shuffles
+from energy_assets.storage.spark import SparkResource, shuffle_width
 
 GROUP = "cleaning"
 RAW_TYPES = {
@@ -161,16 +161,15 @@ def vee(
     check_raw_schema(raw_readings, str(lake.path("raw_readings")))
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     raw_rows = sum(count_rows(day_dir(lake.path("raw_readings"), d)) for d in days)
-    context.log.info(
-        f"{raw_rows:,} raw readings: {size_shuffles(spark.session, raw_rows)} shuffle partitions"
-    )
-    classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        yield Output(cleaned(classified, params), "cleaned_readings")
-        yield Output(rejected(raw_readings, classified), "rejected_readings")
-    finally:
-        classified.unpersist()
-    yield from _checks(spark.session, lake, days, raw_readings, params, simulation)
+    with shuffle_width(spark.session, raw_rows) as width:
+        context.log.info(f"{raw_rows:,} raw readings: {width} shuffle partitions")
+        classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            yield Output(cleaned(classified, params), "cleaned_readings")
+            yield Output(rejected(raw_readings, classified), "rejected_readings")
+        finally:
+            classified.unpersist()
+        yield from _checks(spark.session, lake, days, raw_readings, params, simulation)
 
 
 def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulation):

@@ -18,6 +18,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     Config,
     MetadataValue,
     Output,
@@ -44,6 +45,11 @@ GROUP = "analytics"
 CLASSIFIER_WINDOW_DAYS = 28
 MACRO_F1_FLOOR = 0.90
 ANOMALY_FLOOR = 0.80
+
+
+#: The day's own cleaned readings: a model of day D is due once day D exists, whatever days of
+#: its window are missing (automation waits for this one, not for the whole window).
+TODAY = AssetKey("cleaned_readings")
 
 
 def _window(days_before: int) -> AssetIn:
@@ -95,6 +101,7 @@ def save_model(models_dir: Path, trained) -> Path:
     group_name=GROUP,
     io_manager_key="parquet_io_manager",
     ins={"daily_aggregates": _window(CLASSIFIER_WINDOW_DAYS - 1)},
+    deps=[TODAY],
     metadata={"partition_expr": "as_of_day"},
     kinds={"scikit-learn", "parquet"},
     check_specs=[
@@ -184,6 +191,7 @@ def household_classifier(
     group_name=GROUP,
     io_manager_key="parquet_io_manager",
     ins={"daily_aggregates": _window(BaselineParams.history_days)},
+    deps=[TODAY],
     metadata={"partition_expr": "day"},
     kinds={"pandas", "parquet"},
     check_specs=[

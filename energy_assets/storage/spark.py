@@ -1,16 +1,22 @@
 """The Spark session: one per process, started lazily, UTC, sized to the machine."""
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any
 
-from dagster import ConfigurableResource
-from pydantic import PrivateAttr
+from dagster_pyspark import LazyPySparkResource
 
 
 class JavaMissingError(RuntimeError):
     """No Java runtime that Spark can use was found."""
+
+
+class SessionTimeZoneError(RuntimeError):
+    """The Spark session does not keep UTC, which the cleaning's day arithmetic relies on."""
 
 
 def check_java() -> None:
@@ -73,50 +79,74 @@ def shuffle_partitions_for(rows: int, cores: int | None = None) -> int:
     return max(base, -(-rows // ROWS_PER_SHUFFLE_PARTITION))
 
 
-def size_shuffles(session, rows: int) -> int:
-    """Set the session's shuffle width for a step over ``rows`` rows; return it.
+@contextlib.contextmanager
+def shuffle_width(session, rows: int) -> Iterator[int]:
+    """The session's shuffle width for one step over ``rows`` rows, restored when it ends.
 
     The default is sized to the cores, which suits a demo day; a week of 10,000 houses at
     one minute (100M readings) in four partitions made blocks of gigabytes that the cleaning
     could not read back into a 6 GB heap. Adaptive execution still coalesces small partitions.
+    Restored after, so the next step of the run (one session) starts from the default again.
     """
+    before = session.conf.get("spark.sql.shuffle.partitions")
     n = shuffle_partitions_for(rows)
     session.conf.set("spark.sql.shuffle.partitions", str(n))
-    return n
+    try:
+        yield n
+    finally:
+        session.conf.set("spark.sql.shuffle.partitions", before)
 
 
-def get_spark(master: str = "local[*]", ui: bool = True, driver_memory: str = "2g"):
-    """The process's Spark session, started on first call with :func:`spark_conf`."""
-    from pyspark.sql import SparkSession
+def keep_utc(session) -> None:
+    """Make the session's time zone UTC whatever session existed before, or say why not."""
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    zone = session.conf.get("spark.sql.session.timeZone")
+    if zone != "UTC":
+        raise SessionTimeZoneError(
+            f"The Spark session keeps time zone {zone}, not UTC: the pipeline's timestamps are "
+            "UTC and its day bounds are computed in UTC; start the session with "
+            "spark.sql.session.timeZone=UTC."
+        )
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
+
+def start_session(config: dict[str, str]):
+    """The process's Spark session with ``config``: an existing one is reused, made UTC."""
+    from dagster_pyspark.resources import spark_session_from_config
+
     check_java()
     # PySpark reads the workers' interpreter from the environment when the context starts.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder
-    for key, value in spark_conf(master, ui, driver_memory).items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    os.environ.setdefault("PYSPARK_PYTHON", config.get("spark.pyspark.python", sys.executable))
+    session = spark_session_from_config(config)
+    keep_utc(session)
     session.sparkContext.setLogLevel("ERROR")
     return session
 
 
-class SparkResource(ConfigurableResource):
-    """Spark for the run: started on first use, so steps that need no Spark start no JVM.
+def get_spark(master: str = "local[*]", ui: bool = True, driver_memory: str = "2g"):
+    """The process's Spark session, started on first call with :func:`spark_conf`."""
+    return start_session(spark_conf(master, ui, driver_memory))
 
-    With the in-process executor (our default) a run is one process and so one JVM.
+
+class SparkResource(LazyPySparkResource):
+    """Spark for the run: dagster-pyspark's lazy session, with the project's settings.
+
+    Started on first use, so steps that need no Spark start no JVM; with the in-process
+    executor (our default) a run is one process and so one JVM. On top of
+    ``LazyPySparkResource``: the Java check, the workers' Python, UTC enforced, quiet logs.
+    ``spark_config`` adds or overrides settings of :func:`spark_conf`.
     """
 
     master: str = "local[*]"
     ui: bool = True
     driver_memory: str = "2g"
-    _session = PrivateAttr(default=None)
+    spark_config: dict[str, Any] = {}
+
+    def _init_session(self) -> None:
+        if self._spark_session is None:
+            config = {**spark_conf(self.master, self.ui, self.driver_memory), **self.spark_config}
+            self._spark_session = start_session(config)
 
     @property
     def session(self):
         """The SparkSession, started now if it is not yet."""
-        if self._session is None:
-            self._session = get_spark(self.master, self.ui, self.driver_memory)
-        return self._session
+        return self.spark_session

@@ -39,3 +39,27 @@ def test_shuffles_grow_with_the_data_and_not_below_the_cores():
     assert shuffle_partitions_for(10_000, cores=2) == 4
     assert shuffle_partitions_for(100_800_000, cores=2) == 101
     assert shuffle_partitions_for(100_800_000, cores=64) == 128
+
+
+def test_the_resource_is_dagster_pysparks_lazy_session_and_forces_utc(spark):
+    from dagster_pyspark import LazyPySparkResource
+
+    from energy_assets.storage.spark import SparkResource
+
+    assert issubclass(SparkResource, LazyPySparkResource)
+    spark.conf.set("spark.sql.session.timeZone", "America/Santiago")  # a session made elsewhere
+    try:
+        resource = SparkResource(master="local[2]", ui=False)
+        assert resource.session is spark
+        assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+
+
+def test_a_steps_shuffle_width_does_not_leak_into_the_next(spark):
+    from energy_assets.storage.spark import shuffle_width
+
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    with shuffle_width(spark, 100_800_000) as width:
+        assert width == 101 and spark.conf.get("spark.sql.shuffle.partitions") == "101"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == before
