@@ -27,17 +27,25 @@ doctor: install
 dagster-home: install
 	@mkdir -p $(DAGSTER_HOME) && cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-## Materialize every asset for DAYS simulated days from START, as one run, then summarise.
+RUN_LOG = $(ENERGY_HOME)/last-run.log
+CHECKS_END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=2))")
+
+## Materialize every asset for DAYS simulated days from START, as one run, then summarise
+## that run (named by the id in its log), whether it succeeded or not.
 run: doctor dagster-home
-	DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster asset materialize \
-		-m energy_assets.definitions --select '*' --partition-range $(START)...$(END)
-	@DAGSTER_PG_URL=$(DAGSTER_URL) $(PY) -m energy_assets.summary
+	@set -o pipefail; DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster asset materialize \
+		-m energy_assets.definitions --select '*' --partition-range $(START)...$(END) \
+		2>&1 | tee $(RUN_LOG); status=$$?; \
+	DAGSTER_PG_URL=$(DAGSTER_URL) $(PY) -m energy_assets.summary --run-log $(RUN_LOG); \
+	exit $$status
 
 ## Asset checks gate a change: the whole graph for 3 days; any failed ERROR check fails this.
 checks: doctor dagster-home
-	DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster asset materialize \
-		-m energy_assets.definitions --select '*' --partition-range $(START)...$(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=2))")
-	@DAGSTER_PG_URL=$(DAGSTER_URL) $(PY) -m energy_assets.summary --fail-on-error
+	@set -o pipefail; DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster asset materialize \
+		-m energy_assets.definitions --select '*' --partition-range $(START)...$(CHECKS_END) \
+		2>&1 | tee $(RUN_LOG); status=$$?; \
+	DAGSTER_PG_URL=$(DAGSTER_URL) $(PY) -m energy_assets.summary --run-log $(RUN_LOG) \
+		--fail-on-error && exit $$status
 
 ## The Dagster UI and its daemon on 127.0.0.1:3000, over the same database.
 dev: doctor dagster-home

@@ -59,7 +59,16 @@ def lake_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def neighbourhood(tmp_path_factory, pg_url):
+def neighbourhood_instance():
+    """The Dagster instance that keeps the shared week's run, its events and check records."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def neighbourhood(tmp_path_factory, pg_url, neighbourhood_instance):
     """A week of 40 houses at 15 minutes, the whole graph materialized as one run.
 
     Shared by the pipeline, notebook and dashboard tests: (result, lake, schema, resources).
@@ -70,7 +79,9 @@ def neighbourhood(tmp_path_factory, pg_url):
     lake.mkdir()
     schema = "test pipeline 'week'"
     resources = project_resources(lake, pg_url, schema, houses=40, houses_per_task=20)
-    result = materialize_range(all_assets(), resources, "2024-03-04", "2024-03-10")
+    result = materialize_range(
+        all_assets(), resources, "2024-03-04", "2024-03-10", instance=neighbourhood_instance
+    )
     yield result, lake, schema, resources
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -3,9 +3,7 @@
 import datetime as dt
 
 from dagster import (
-    AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     MetadataValue,
     Output,
@@ -16,6 +14,7 @@ from pyspark.sql import functions as F
 
 from energy_assets.analytics.daily import daily_aggregates as compute_daily
 from energy_assets.assets.cleaning import read_days
+from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.lake import LakeResource
@@ -32,11 +31,11 @@ TOLERANCE_KWH = 1e-6
     metadata={"partition_expr": "day"},
     kinds={"spark", "parquet"},
     check_specs=[
-        AssetCheckSpec(
+        day_check(
             "sums_to_cleaned",
-            asset="daily_aggregates",
+            "daily_aggregates",
+            "energy per house-day equals the sum of the local day's cleaned readings",
             blocking=True,
-            description="energy per house-day equals the cleaned readings' sum",
         ),
     ],
 )
@@ -67,21 +66,35 @@ def daily_aggregates(
         | F.col("total_kwh").isNull()
         | (F.abs(F.col("s") - F.col("total_kwh")) > TOLERANCE_KWH)
     )
-    # One pass: house-days compared and off, then a sample only when something is off.
-    counts = joined.agg(F.count("*").alias("house_days"), F.count_if(off).alias("off")).collect()[0]
-    n_bad = counts["off"]
+    # One pass: house-days compared and off per day, then a sample only when something is off.
+    counts = {
+        str(r["day"]): (r["house_days"], r["off"])
+        for r in joined.groupBy("day")
+        .agg(F.count("*").alias("house_days"), F.count_if(off).alias("off"))
+        .collect()
+    }
     sample = (
         [{k: str(v) for k, v in r.asDict().items()} for r in joined.where(off).limit(5).collect()]
-        if n_bad
+        if any(bad for _, bad in counts.values())
         else []
     )
-    yield AssetCheckResult(
-        check_name="sums_to_cleaned",
-        passed=n_bad == 0,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "house_days_off": n_bad,
-            "house_days": counts["house_days"],
-            "sample": MetadataValue.json(sample),
-        },
+    per_day = {str(d): _sums_verdict(*counts.get(str(d), (0, 0))) for d in days}
+    yield day_results(
+        context,
+        "daily_aggregates",
+        "sums_to_cleaned",
+        AssetCheckSeverity.ERROR,
+        per_day,
+        {"sample": MetadataValue.json(sample)},
+    )
+
+
+def _sums_verdict(house_days: int, off: int) -> Verdict:
+    """A day's verdict: every house-day's total is the sum of its readings (and there are some)."""
+    return Verdict(
+        house_days > 0 and off == 0,
+        f"{house_days} house-days, each the sum of its readings"
+        if house_days and not off
+        else f"{off} of {house_days} house-days differ from the sum of their readings",
+        {"house_days": house_days, "house_days_off": off},
     )

@@ -3,9 +3,7 @@
 import datetime as dt
 
 from dagster import (
-    AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetOut,
     Config,
@@ -17,6 +15,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.cleaning.rules import CleaningParams
 from energy_assets.cleaning.schema import schema_errors
 from energy_assets.cleaning.vee import (
@@ -54,8 +53,8 @@ class CleaningConfig(Config):
     max_gap_minutes: int = 60
 
 
-def _check(name: str, asset: str, blocking: bool, description: str) -> AssetCheckSpec:
-    return AssetCheckSpec(name, asset=asset, blocking=blocking, description=description)
+def _check(name: str, asset: str, blocking: bool, description: str):
+    return day_check(name, asset, description, blocking=blocking)
 
 
 CLEANING_CHECKS = [
@@ -63,27 +62,28 @@ CLEANING_CHECKS = [
         "nothing_lost",
         "cleaned_readings",
         True,
-        "raw rows = cleaned rows taken from raw + rejected rows, every day",
+        "raw rows = cleaned rows taken from raw + rejected rows, on the day",
     ),
     _check("unique_key", "cleaned_readings", True, "no (house_id, simulated_timestamp) twice"),
     _check(
         "pandera_schema",
         "cleaned_readings",
         True,
-        "cleaned_readings satisfies its pandera schema (types, nulls, the rules' ranges)",
+        "cleaned_readings satisfies its pandera schema (types, nulls, the rules' ranges); "
+        "validated over the run's days at once",
     ),
     _check(
         "completeness",
         "cleaned_readings",
         False,
-        "valid + estimated intervals over the local days' intervals (23, 24 or 25 hours), "
-        "per house, at least 98 %",
+        "valid + estimated intervals over the local day's intervals (23, 24 or 25 hours), "
+        "per house, at least 98 %; houses below are findings about the meters, named",
     ),
     _check(
         "rejection_rate",
         "rejected_readings",
         False,
-        "the share of rejected readings is within what the configured fault rates predict",
+        "the day's share of rejected readings is within what the configured fault rates predict",
     ),
 ]
 
@@ -169,10 +169,11 @@ def vee(
             yield Output(rejected(raw_readings, classified), "rejected_readings")
         finally:
             classified.unpersist()
-        yield from _checks(spark.session, lake, days, raw_readings, params, simulation)
+        yield from _checks(context, spark.session, lake, days, raw_readings, params, simulation)
 
 
-def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulation):
+def _checks(context, session, lake, days, raw: DataFrame, params: CleaningParams, simulation):
+    """The cleaning's checks, each judged on every day of the run."""
     clean = read_days(session, lake, "cleaned_readings", days)
     rej = read_days(session, lake, "rejected_readings", days)
     raw_by_day = {
@@ -180,97 +181,135 @@ def _checks(session, lake, days, raw: DataFrame, params: CleaningParams, simulat
     }
     house_days = house_day_counts(clean, params.timezone).toPandas()
     house_days[DAY] = house_days[DAY].astype(str)
-    by_day = (house_days["n"] - house_days["est"]).groupby(house_days[DAY]).sum()
-    from_raw = {d: int(v) for d, v in by_day.items()}
+    from_raw = (house_days["n"] - house_days["est"]).groupby(house_days[DAY]).sum().to_dict()
     rej_by_reason = rej.groupBy(DAY, "reason").agg(F.count("*").alias("n")).collect()
     rej_by_day: dict[str, int] = {}
     reasons: dict[str, int] = {}
     for r in rej_by_reason:
         rej_by_day[str(r[DAY])] = rej_by_day.get(str(r[DAY]), 0) + r["n"]
         reasons[r["reason"]] = reasons.get(r["reason"], 0) + r["n"]
-    off = {
-        d: {
-            "raw": raw_by_day.get(d, 0),
-            "cleaned_from_raw": from_raw.get(d, 0),
-            "rejected": rej_by_day.get(d, 0),
-        }
-        for d in map(str, days)
-        if raw_by_day.get(d, 0) != from_raw.get(d, 0) + rej_by_day.get(d, 0)
-    }
-    yield AssetCheckResult(
-        check_name="nothing_lost",
-        asset_key="cleaned_readings",
-        passed=not off,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "raw": sum(raw_by_day.values()),
-            "cleaned_from_raw": sum(from_raw.values()),
-            "rejected": sum(rej_by_day.values()),
-            "days_off": MetadataValue.json(off),
+    names = [str(d) for d in days]
+    yield day_results(
+        context,
+        "cleaned_readings",
+        "nothing_lost",
+        AssetCheckSeverity.ERROR,
+        {
+            d: _nothing_lost(raw_by_day.get(d, 0), int(from_raw.get(d, 0)), rej_by_day.get(d, 0))
+            for d in names
         },
     )
-
-    repeated = int(house_days["repeated"].sum())
-    n_dups, sample = 0, []
-    if repeated:
+    repeated = house_days.groupby(DAY)["repeated"].sum().to_dict()
+    sample = []
+    if any(repeated.values()):
         # Only a failing check pays for the exact list of repeated keys.
         dups = clean.groupBy("house_id", "simulated_timestamp").count().where("count > 1")
-        n_dups = dups.count()
-        sample = [r.asDict() for r in dups.limit(5).collect()]
-    yield AssetCheckResult(
-        check_name="unique_key",
-        asset_key="cleaned_readings",
-        passed=repeated == 0,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "duplicate_keys": n_dups,
-            "repeated_readings": repeated,
-            "sample": MetadataValue.json([{k: str(v) for k, v in s.items()} for s in sample]),
+        sample = [{k: str(v) for k, v in r.asDict().items()} for r in dups.limit(5).collect()]
+    yield day_results(
+        context,
+        "cleaned_readings",
+        "unique_key",
+        AssetCheckSeverity.ERROR,
+        {
+            d: Verdict(
+                not repeated.get(d, 0),
+                "every (house, interval) once"
+                if not repeated.get(d, 0)
+                else f"{int(repeated[d])} readings repeat a (house, interval) key",
+                {"repeated_readings": int(repeated.get(d, 0))},
+            )
+            for d in names
+        },
+        {"sample": MetadataValue.json(sample)},
+    )
+    errors = schema_errors(clean.drop(DAY), params)
+    schema = Verdict(
+        not errors,
+        "types, nulls and ranges as the schema says"
+        if not errors
+        else f"the schema refuses the cleaned readings: {_first_error(errors)}",
+    )
+    yield day_results(
+        context,
+        "cleaned_readings",
+        "pandera_schema",
+        AssetCheckSeverity.ERROR,
+        {d: schema for d in names},
+        {"errors": MetadataValue.json(_jsonable(errors))},
+    )
+    yield day_results(
+        context,
+        "cleaned_readings",
+        "completeness",
+        AssetCheckSeverity.WARN,
+        {
+            d: _completeness(
+                house_days[house_days[DAY] == d],
+                expected_intervals(params, dt.date.fromisoformat(d)),
+            )
+            for d in names
         },
     )
-
-    errors = schema_errors(clean.drop(DAY), params)
-    yield AssetCheckResult(
-        check_name="pandera_schema",
-        asset_key="cleaned_readings",
-        passed=not errors,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={"errors": MetadataValue.json(_jsonable(errors))},
+    predicted = expected_rejection_rate(
+        simulation, params, sum(expected_intervals(params, d) for d in days) / len(days)
+    )
+    yield day_results(
+        context,
+        "rejected_readings",
+        "rejection_rate",
+        AssetCheckSeverity.WARN,
+        {d: _rejection(rej_by_day.get(d, 0), raw_by_day.get(d, 0), predicted) for d in names},
+        {f"reason/{k}": v for k, v in sorted(reasons.items())},
     )
 
-    expected = sum(expected_intervals(params, d) for d in days)
-    per_house = house_days.groupby("house_id")[["n", "est"]].sum()
-    low = per_house[per_house["n"] < COMPLETENESS_FLOOR * expected].sort_values("n")
-    yield AssetCheckResult(
-        check_name="completeness",
-        asset_key="cleaned_readings",
-        passed=low.empty,
-        severity=AssetCheckSeverity.WARN,
-        metadata={
-            "completeness": float(per_house["n"].sum() / max(1, len(per_house) * expected)),
-            "estimated_share": float(per_house["est"].sum() / max(1, per_house["n"].sum())),
+
+def _nothing_lost(raw: int, from_raw: int, rejected: int) -> Verdict:
+    ok = raw == from_raw + rejected
+    return Verdict(
+        ok,
+        f"{raw:,} raw = {from_raw:,} cleaned from raw + {rejected:,} rejected"
+        if ok
+        else f"{raw:,} raw rows but {from_raw:,} cleaned from raw + {rejected:,} rejected",
+        {"raw": raw, "cleaned_from_raw": from_raw, "rejected": rejected},
+    )
+
+
+def _completeness(house_days, expected: int) -> Verdict:
+    """Houses below the floor on a day are findings about their meters, named with their share."""
+    share = house_days.set_index("house_id")["n"] / expected
+    low = share[share < COMPLETENESS_FLOOR].sort_values()
+    named = ", ".join(f"{h} {v:.1%}" for h, v in low.head(5).items())
+    return Verdict(
+        low.empty,
+        f"every house has at least {COMPLETENESS_FLOOR:.0%} of its {expected} intervals"
+        if low.empty
+        else f"finding: {len(low)} house(s) below {COMPLETENESS_FLOOR:.0%} of {expected} "
+        f"intervals (meter gaps longer than estimation fills): {named}",
+        {
+            "completeness": float(share.mean()) if len(share) else 0.0,
             "houses_below_floor": len(low),
             "worst_houses": MetadataValue.json(
-                {h: round(int(n) / expected, 4) for h, n in low["n"].head(10).items()}
+                {h: round(float(v), 4) for h, v in low.head(10).items()}
             ),
         },
     )
 
-    total_raw = sum(raw_by_day.values())
-    rate = sum(rej_by_day.values()) / max(1, total_raw)
-    predicted = expected_rejection_rate(simulation, params, expected / len(days))
+
+def _rejection(rejected: int, raw: int, predicted: float) -> Verdict:
+    rate = rejected / max(1, raw)
     ok = 0.5 * predicted - 0.001 <= rate <= 1.5 * predicted + 0.001
-    yield AssetCheckResult(
-        check_name="rejection_rate",
-        asset_key="rejected_readings",
-        passed=ok,
-        severity=AssetCheckSeverity.WARN,
-        metadata={
-            "rejection_rate": rate,
-            "predicted_rate": predicted,
-            **{f"reason/{k}": v for k, v in sorted(reasons.items())},
-        },
+    return Verdict(
+        ok,
+        f"{rate:.2%} rejected, as the fault rates predict ({predicted:.2%})"
+        if ok
+        else f"{rate:.2%} rejected, far from the {predicted:.2%} the fault rates predict",
+        {"rejection_rate": rate, "predicted_rate": predicted},
     )
+
+
+def _first_error(errors) -> str:
+    text = str(_jsonable(errors))
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _jsonable(obj):

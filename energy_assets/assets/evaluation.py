@@ -1,9 +1,7 @@
 """Scoring the cleaning against the simulator's truth: the only readers of simulation_truth."""
 
 from dagster import (
-    AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
     asset,
@@ -11,6 +9,7 @@ from dagster import (
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import simulated_days, single_run
 
 #: Truth kinds that a cleaning must refuse; late and out-of-order deliveries are good readings.
@@ -75,15 +74,15 @@ def score_cleaning(
     group_name="evaluation",
     kinds={"spark"},
     check_specs=[
-        AssetCheckSpec(
+        day_check(
             "faults_caught",
-            asset="cleaning_evaluation",
-            description=f"at least {CAUGHT_FLOOR:.0%} of injected faulty readings refused",
+            "cleaning_evaluation",
+            f"at least {CAUGHT_FLOOR:.0%} of the day's injected faulty readings refused",
         ),
-        AssetCheckSpec(
+        day_check(
             "good_kept",
-            asset="cleaning_evaluation",
-            description=f"at most {REFUSED_GOOD_CEILING:.1%} of good readings refused",
+            "cleaning_evaluation",
+            f"at most {REFUSED_GOOD_CEILING:.1%} of the day's good readings refused",
         ),
     ],
 )
@@ -98,20 +97,64 @@ def cleaning_evaluation(
     s = score_cleaning(raw_readings, cleaned_readings, rejected_readings, simulation_truth)
     missed = s.pop("missed_by_kind")
     metadata = {**s, **{f"missed/{k}": v for k, v in missed.items()}}
-    return MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            AssetCheckResult(
-                check_name="faults_caught",
-                passed=s["caught_share"] >= CAUGHT_FLOOR,
-                severity=AssetCheckSeverity.WARN,
-                metadata={"caught_share": s["caught_share"]},
-            ),
-            AssetCheckResult(
-                check_name="good_kept",
-                passed=s["refused_good_share"] <= REFUSED_GOOD_CEILING,
-                severity=AssetCheckSeverity.WARN,
-                metadata={"refused_good_share": s["refused_good_share"]},
-            ),
-        ],
+    by_day = shares_by_day(raw_readings, rejected_readings, simulation_truth)
+    days = context.partition_keys
+    yield MaterializeResult(metadata=metadata)
+    yield day_results(
+        context,
+        "cleaning_evaluation",
+        "faults_caught",
+        AssetCheckSeverity.WARN,
+        {d: _caught(*by_day.get(d, (0, 0, 0, 0))[:2]) for d in days},
+        {"caught_share": s["caught_share"]},
+    )
+    yield day_results(
+        context,
+        "cleaning_evaluation",
+        "good_kept",
+        AssetCheckSeverity.WARN,
+        {d: _kept(*by_day.get(d, (0, 0, 0, 0))[2:]) for d in days},
+        {"refused_good_share": s["refused_good_share"]},
+    )
+
+
+def shares_by_day(raw: DataFrame, rejected: DataFrame, truth: DataFrame) -> dict:
+    """Per day: (faults, faults caught, good readings, good readings refused)."""
+    faults = truth.where(F.col("kind").isin(*REFUSABLE)).select(*KEY, "day").distinct()
+    rej_keys = rejected.select(*KEY).distinct()
+
+    def per_day(frame: DataFrame) -> dict[str, int]:
+        return {str(r["day"]): r["count"] for r in frame.groupBy("day").count().collect()}
+
+    n_faults = per_day(faults)
+    caught = per_day(faults.join(rej_keys, KEY, "left_semi"))
+    refused_good = per_day(rejected.join(faults.drop("day"), KEY, "left_anti"))
+    raw_rows = per_day(raw)
+    faulty_rows = per_day(truth.where(F.col("kind").isin(*REFUSABLE)))
+    return {
+        d: (
+            n_faults.get(d, 0),
+            caught.get(d, 0),
+            raw_rows[d] - faulty_rows.get(d, 0),
+            refused_good.get(d, 0),
+        )
+        for d in raw_rows
+    }
+
+
+def _caught(faults: int, caught: int) -> Verdict:
+    share = caught / faults if faults else 1.0
+    return Verdict(
+        share >= CAUGHT_FLOOR,
+        f"{caught:,} of {faults:,} injected faulty readings refused ({share:.2%})",
+        {"caught_share": share},
+    )
+
+
+def _kept(good: int, refused: int) -> Verdict:
+    share = refused / good if good else 0.0
+    return Verdict(
+        share <= REFUSED_GOOD_CEILING,
+        f"{refused:,} of {good:,} good readings refused ({share:.3%})",
+        {"refused_good_share": share},
     )

@@ -13,9 +13,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 from dagster import (
-    AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
@@ -37,6 +35,7 @@ from energy_assets.analytics.anomalies import (
 )
 from energy_assets.analytics.classifier import ClassifierParams, train_classifier
 from energy_assets.analytics.features import household_features
+from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import simulated_days, single_run
 from energy_assets.simulation.settings import PROFILES
 from energy_assets.storage.lake import LakeResource
@@ -105,10 +104,11 @@ def save_model(models_dir: Path, trained) -> Path:
     metadata={"partition_expr": "as_of_day"},
     kinds={"scikit-learn", "parquet"},
     check_specs=[
-        AssetCheckSpec(
+        day_check(
             "macro_f1_floor",
-            asset="household_classifier",
-            description=f"macro-F1 on held-out houses of the run's last day >= {MACRO_F1_FLOOR}",
+            "household_classifier",
+            f"macro-F1 on held-out houses >= {MACRO_F1_FLOOR}, for the model of each day; judged "
+            f"once the day's window holds its {CLASSIFIER_WINDOW_DAYS} days of history",
         )
     ],
 )
@@ -171,17 +171,13 @@ def household_classifier(
             ),
         },
     )
-    yield AssetCheckResult(
-        check_name="macro_f1_floor",
-        passed=bool(m["macro_f1"] >= MACRO_F1_FLOOR),
-        severity=AssetCheckSeverity.WARN,
-        metadata={
-            "macro_f1": m["macro_f1"],
-            "floor": MACRO_F1_FLOOR,
-            "as_of_day": trained.as_of_day.isoformat(),
-            "window_days": m["window_days"],
-            "test_houses": m["test_houses"],
-        },
+    yield day_results(
+        context,
+        "household_classifier",
+        "macro_f1_floor",
+        AssetCheckSeverity.WARN,
+        {day: _f1_verdict(metrics) for day, metrics in per_day.items()},
+        {"floor": MACRO_F1_FLOOR, "test_houses": m["test_houses"]},
     )
 
 
@@ -195,11 +191,12 @@ def household_classifier(
     metadata={"partition_expr": "day"},
     kinds={"pandas", "parquet"},
     check_specs=[
-        AssetCheckSpec(
+        day_check(
             "precision_recall_floor",
-            asset="consumption_anomalies",
-            description=f"precision and recall against the injected anomalies >= {ANOMALY_FLOOR}"
-            f" on house-days with a {BaselineParams.min_history_days}-day history",
+            "consumption_anomalies",
+            f"precision and recall against the injected anomalies >= {ANOMALY_FLOOR}, pooled "
+            f"over the run's house-days with a {BaselineParams.min_history_days}-day history "
+            "(a day's few anomalies alone would say little); days without one are not judged",
         )
     ],
 )
@@ -250,16 +247,56 @@ def consumption_anomalies(
             )
         )
     yield Output(found, metadata=metadata)
-    evaluated = scores["house_days_judged"] > 0
-    yield AssetCheckResult(
-        check_name="precision_recall_floor",
-        passed=bool(
-            evaluated and scores["precision"] >= ANOMALY_FLOOR and scores["recall"] >= ANOMALY_FLOOR
-        ),
-        severity=AssetCheckSeverity.WARN,
-        description=None
-        if evaluated
-        else f"No house-day of this run has {params.min_history_days} days of history yet.",
-        metadata={k: v for k, v in metadata.items() if not isinstance(v, MetadataValue)}
+    pooled = _anomaly_verdict(scores, params)
+    judged_days = set(pd.to_datetime(judged["day"]).dt.date.astype(str))
+    yield day_results(
+        context,
+        "consumption_anomalies",
+        "precision_recall_floor",
+        AssetCheckSeverity.WARN,
+        {
+            d.isoformat(): pooled
+            if d.isoformat() in judged_days
+            else Verdict(
+                False,
+                f"not judged: needs {params.min_history_days} days of history before "
+                f"{d.isoformat()}; this run has none that long yet",
+                judged=False,
+            )
+            for d in days
+        },
+        {k: v for k, v in metadata.items() if not isinstance(v, MetadataValue)}
         | {"floor": ANOMALY_FLOOR},
+    )
+
+
+def _f1_verdict(metrics: dict) -> Verdict:
+    """A day's model, judged once its window holds the full history."""
+    if metrics["window_days"] < CLASSIFIER_WINDOW_DAYS:
+        return Verdict(
+            False,
+            f"not judged: needs {CLASSIFIER_WINDOW_DAYS} days of history; this day's window "
+            f"has {metrics['window_days']}",
+            {"macro_f1": metrics["macro_f1"], "window_days": metrics["window_days"]},
+            judged=False,
+        )
+    ok = metrics["macro_f1"] >= MACRO_F1_FLOOR
+    return Verdict(
+        ok,
+        f"macro-F1 {metrics['macro_f1']:.3f} on held-out houses "
+        f"({'at least' if ok else 'below'} {MACRO_F1_FLOOR})",
+        {"macro_f1": metrics["macro_f1"], "window_days": metrics["window_days"]},
+    )
+
+
+def _anomaly_verdict(scores: dict, params: BaselineParams) -> Verdict:
+    """The verdict pooled over the run's judged house-days."""
+    p, r = scores["precision"], scores["recall"]
+    ok = bool(p >= ANOMALY_FLOOR and r >= ANOMALY_FLOOR)  # NaN (nothing flagged) fails
+    return Verdict(
+        ok,
+        f"precision {p:.2f}, recall {r:.2f} over the run's {scores['house_days_judged']} "
+        f"house-days with {params.min_history_days} days of history "
+        f"({'at least' if ok else 'below'} {ANOMALY_FLOOR})",
+        {"precision": p, "recall": r},
     )

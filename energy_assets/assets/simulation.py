@@ -6,17 +6,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from dagster import (
-    AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetOut,
-    MetadataValue,
     Output,
     asset,
     multi_asset,
 )
 
+from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.simulation.houses import make_houses
@@ -45,18 +43,18 @@ def houses(context: AssetExecutionContext, simulation: SimulationResource) -> pa
 
 
 RAW_CHECKS = [
-    AssetCheckSpec(
+    day_check(
         "every_house_every_day",
-        asset="raw_readings",
+        "raw_readings",
+        "Every house of the registry delivered readings on the day.",
         blocking=True,
-        description="Every house of the registry delivered readings on every day.",
     ),
-    AssetCheckSpec(
+    day_check(
         "row_count_matches_truth",
-        asset="raw_readings",
-        blocking=True,
-        description="Rows = houses x the local day's intervals (23, 24 or 25 hours) - gap "
+        "raw_readings",
+        "Rows = houses x the local day's intervals (23, 24 or 25 hours) - gap "
         "intervals + duplicate deliveries, as recorded in simulation_truth.",
+        blocking=True,
     ),
 ]
 
@@ -121,6 +119,7 @@ def simulated_meters(
             metadata={f"kind/{k['values']}": k["counts"] for k in kinds},
         )
         yield from raw_checks(
+            context,
             session,
             lake,
             days,
@@ -132,6 +131,7 @@ def simulated_meters(
 
 
 def raw_checks(
+    context: AssetExecutionContext,
     session,
     lake: LakeResource,
     days,
@@ -153,41 +153,36 @@ def raw_checks(
     truth_df = truth.to_pandas()
     truth_df[DAY] = truth_df[DAY].astype(str)
     counts = truth_df.groupby([DAY, "kind"]).size()
-    missing_houses, wrong_counts = {}, {}
+    houses_ok: dict[str, Verdict] = {}
+    rows_ok: dict[str, Verdict] = {}
     for day in days:
         d = str(day)
         rows, present = by_day.get(d, (0, 0))
-        if present != n_houses:
-            missing_houses[d] = n_houses - present
+        houses_ok[d] = Verdict(
+            present == n_houses,
+            f"all {n_houses} houses delivered"
+            if present == n_houses
+            else f"{n_houses - present} of {n_houses} houses delivered nothing",
+            {"houses": present},
+        )
         gaps = int(counts.get((d, "gap"), 0))
         dups = int(counts.get((d, "duplicate_identical"), 0)) + int(
             counts.get((d, "duplicate_conflicting"), 0)
         )
         expected = n_houses * intervals[day] - gaps + dups
-        if rows != expected or rows != simulated_rows.get(d, 0):
-            wrong_counts[d] = {
-                "rows": rows,
-                "expected": expected,
-                "simulated": simulated_rows.get(d, 0),
-            }
-    yield AssetCheckResult(
-        check_name="every_house_every_day",
-        asset_key="raw_readings",
-        passed=not missing_houses,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "days": len(days),
-            "houses": n_houses,
-            "days_missing_houses": MetadataValue.json(missing_houses),
-        },
+        simulated = simulated_rows.get(d, 0)
+        rows_ok[d] = Verdict(
+            rows == expected == simulated,
+            f"{rows:,} rows = {n_houses} houses x {intervals[day]} intervals - {gaps} gaps + "
+            f"{dups} duplicates"
+            if rows == expected == simulated
+            else f"{rows:,} rows, but the truth predicts {expected:,} (the simulator wrote "
+            f"{simulated:,})",
+            {"rows": rows, "expected": expected},
+        )
+    yield day_results(
+        context, "raw_readings", "every_house_every_day", AssetCheckSeverity.ERROR, houses_ok
     )
-    yield AssetCheckResult(
-        check_name="row_count_matches_truth",
-        asset_key="raw_readings",
-        passed=not wrong_counts,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "rows": sum(v[0] for v in by_day.values()),
-            "days_off": MetadataValue.json(wrong_counts),
-        },
+    yield day_results(
+        context, "raw_readings", "row_count_matches_truth", AssetCheckSeverity.ERROR, rows_ok
     )

@@ -13,13 +13,13 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
-    MetadataValue,
     Output,
     asset,
 )
 from psycopg import sql
 from pyspark.sql import DataFrame
 
+from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import simulated_days, single_run
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.parquet_io import count_rows, day_dir
@@ -71,21 +71,25 @@ def matches_parquet(
         asset_key=AssetKey([*PREFIX, name]),
         passed=passed,
         severity=AssetCheckSeverity.ERROR,
+        description=f"{in_pg:,} rows in both"
+        if passed
+        else f"{in_pg:,} rows in PostgreSQL, {in_parquet:,} in Parquet",
         metadata={"rows_postgres": in_pg, "rows_parquet": in_parquet, **metadata},
     )
 
 
-def twin_check(name: str) -> AssetCheckSpec:
-    """The blocking check that a table holds exactly its Parquet twin's rows."""
-    return AssetCheckSpec(
+def twin_check(name: str):
+    """The blocking check that a table holds exactly its Parquet twin's rows, day by day."""
+    return day_check(
         "matches_parquet",
-        asset=AssetKey([*PREFIX, name]),
+        AssetKey([*PREFIX, name]),
+        "the day's rows in PostgreSQL equal the Parquet twin's",
         blocking=True,
-        description="rows per day equal the Parquet twin's",
     )
 
 
 def twin_result(
+    context: AssetExecutionContext,
     name: str,
     twin: str,
     days,
@@ -93,23 +97,29 @@ def twin_result(
     lake: LakeResource,
     column: str = TS,
 ) -> AssetCheckResult:
-    """Compare rows per local day in PostgreSQL (after the swap) with the Parquet footers."""
+    """Compare rows per local day in PostgreSQL (after the swap) with the Parquet manifests."""
     target = TableTarget(
         postgres.warehouse_schema, name, partition_column=column, timezone=simulated_days.timezone
     )
     in_pg = {str(d): n for d, n in rows_per_day(postgres.conninfo(), target, days).items()}
     in_parquet = {str(d): count_rows(day_dir(lake.path(twin), d)) for d in days}
-    off = {
-        d: {"postgres": in_pg.get(d, 0), "parquet": n}
+    per_day = {
+        d: Verdict(
+            in_pg.get(d, 0) == n,
+            f"{n:,} rows in both"
+            if in_pg.get(d, 0) == n
+            else f"{in_pg.get(d, 0):,} rows in PostgreSQL, {n:,} in Parquet",
+            {"rows_postgres": in_pg.get(d, 0), "rows_parquet": n},
+        )
         for d, n in in_parquet.items()
-        if in_pg.get(d, 0) != n
     }
-    return matches_parquet(
-        name,
-        sum(in_pg.values()),
-        sum(in_parquet.values()),
-        passed=not off,
-        days_off=MetadataValue.json(off),
+    return day_results(
+        context,
+        AssetKey([*PREFIX, name]),
+        "matches_parquet",
+        AssetCheckSeverity.ERROR,
+        per_day,
+        {"rows_postgres": sum(in_pg.values()), "rows_parquet": sum(in_parquet.values())},
     )
 
 
@@ -149,7 +159,9 @@ def _table_asset(
         lake: LakeResource,
     ):
         yield Output(twin.select(*columns) if columns else twin)
-        yield twin_result(name, twin_name, _days(context), postgres, lake, partition_column)
+        yield twin_result(
+            context, name, twin_name, _days(context), postgres, lake, partition_column
+        )
 
     twin_name = twin
     return load

@@ -96,3 +96,29 @@ def test_classifier_and_anomalies_reach_their_tables_with_computed_metrics(week,
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["precision_recall_floor"].passed
     assert "history" in (checks["precision_recall_floor"].description or "")
+
+
+def test_every_check_of_a_partitioned_asset_is_recorded_for_each_day(week, neighbourhood_instance):
+    """A 7-day range run records 7 results per partitioned check, read back from the instance."""
+    from dagster import AssetCheckKey
+
+    from energy_assets.definitions import defs
+    from energy_assets.partitions import simulated_days
+
+    days = {f"2024-03-{d:02d}" for d in range(4, 11)}
+    specs = [s for a in defs.assets for s in getattr(a, "check_specs", [])]
+    partitioned = [s for s in specs if s.partitions_def is not None]
+    assert len(partitioned) >= 15 and all(s.partitions_def == simulated_days for s in partitioned)
+    for spec in partitioned:
+        key = AssetCheckKey(spec.asset_key, spec.name)
+        records = neighbourhood_instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=50
+        )
+        by_day = {r.partition for r in records if r.partition is not None}
+        assert by_day == days, key.to_user_string()
+        # And one result over the range, which names the days it judged.
+        run_level = [r for r in records if r.partition is None]
+        assert len(run_level) == 1, key.to_user_string()
+    # The partitioned asset's unpartitioned neighbour keeps one result.
+    houses = AssetCheckKey(AssetKey(["warehouse", "houses"]), "matches_parquet")
+    assert [s for s in specs if s.key == houses][0].partitions_def is None
