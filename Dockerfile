@@ -16,7 +16,7 @@ RUN pip install --no-cache-dir . "pyspark==4.3.0" "jupyterlab>=4.2"
 COPY notebooks ./notebooks
 COPY dashboards ./dashboards
 
-COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
+COPY dagster.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.docker.yaml /opt/dagster/workspace.yaml
 ENV DAGSTER_HOME=/opt/dagster/home \
     ENERGY_DATA_DIR=/data \

@@ -8,9 +8,8 @@ export DAGSTER_HOME ?= $(ENERGY_HOME)/dagster
 START ?= 2024-01-01
 DAYS ?= 7
 END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
-DAGSTER_URL = $$( [ -n "$$DAGSTER_PG_URL" ] && echo "$$DAGSTER_PG_URL" || $(PY) -W ignore -m energy_assets.storage.embedded url dagster )
 
-.PHONY: install run checks dev dashboard bench test lint stop clean doctor dagster-home
+.PHONY: install run checks dev defs dashboard bench test lint stop clean doctor dagster-home
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'energy_assets needs Python 3.11 or newer.')"
@@ -25,7 +24,7 @@ doctor: install
 	@$(PY) -m energy_assets.doctor
 
 dagster-home: install
-	@mkdir -p $(DAGSTER_HOME) && cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 RUN_LOG = $(ENERGY_HOME)/last-run.log
 CHECKS_END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=2))")
@@ -33,23 +32,27 @@ CHECKS_END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisofor
 ## Materialize every asset for DAYS simulated days from START, as one run, then summarise
 ## that run (named by the id in its log), whether it succeeded or not.
 run: doctor dagster-home
-	@set -o pipefail; DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster asset materialize \
+	@set -o pipefail; $(VENV)/bin/dagster asset materialize \
 		-m energy_assets.definitions --select '*' --partition-range $(START)...$(END) \
 		2>&1 | tee $(RUN_LOG); status=$$?; \
-	DAGSTER_PG_URL=$(DAGSTER_URL) $(PY) -m energy_assets.summary --run-log $(RUN_LOG); \
+	$(PY) -m energy_assets.summary --run-log $(RUN_LOG); \
 	exit $$status
 
 ## Asset checks gate a change: the whole graph for 3 days; any failed ERROR check fails this.
 checks: doctor dagster-home
-	@set -o pipefail; DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster asset materialize \
+	@set -o pipefail; $(VENV)/bin/dagster asset materialize \
 		-m energy_assets.definitions --select '*' --partition-range $(START)...$(CHECKS_END) \
 		2>&1 | tee $(RUN_LOG); status=$$?; \
-	DAGSTER_PG_URL=$(DAGSTER_URL) $(PY) -m energy_assets.summary --run-log $(RUN_LOG) \
+	$(PY) -m energy_assets.summary --run-log $(RUN_LOG) \
 		--fail-on-error && exit $$status
 
 ## The Dagster UI and its daemon on 127.0.0.1:3000, over the same database.
 dev: doctor dagster-home
-	DAGSTER_PG_URL=$(DAGSTER_URL) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## Dagster's own checks of the definitions (CI runs this first).
+defs: install
+	$(VENV)/bin/dg check defs
 
 ## The Streamlit dashboard over the warehouse on 127.0.0.1:8501 (after `make run`).
 dashboard: install

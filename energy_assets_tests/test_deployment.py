@@ -23,8 +23,12 @@ def env_vars_the_code_reads() -> set[str]:
             r'"((?:ENERGY|SPARK)_[A-Z_]+)"', (ROOT / "energy_assets/settings.py").read_text()
         )
     )
-    dagster_yaml = (ROOT / "deploy/dagster.yaml").read_text()
+    dagster_yaml = (ROOT / "dagster.yaml").read_text()
     names |= set(re.findall(r"env: ([A-Z_]+)", dagster_yaml))
+    # The instance's storage class reads Dagster's own URL (dagster.yaml names the class).
+    names |= set(
+        re.findall(r'"(DAGSTER_[A-Z_]+)"', (ROOT / "energy_assets/instance.py").read_text())
+    )
     return names
 
 
@@ -116,3 +120,25 @@ def test_compose_refuses_to_start_jupyter_without_a_token(tmp_path):
         env={k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"},
     )
     assert out.returncode != 0 and "JUPYTER_TOKEN" in out.stderr
+
+
+def test_one_dagster_yaml_serves_every_entry_point():
+    """At the root, no secret in it; the plain CLI there keeps runs in the project's PostgreSQL."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    assert config["storage"]["custom"]["class"] == "ProjectStorage"
+    assert (
+        "postgres" not in (ROOT / "dagster.yaml").read_text().split("storage:")[1].split("run_")[0]
+    )
+    assert not (ROOT / "deploy" / "dagster.yaml").exists()
+    assert "COPY dagster.yaml" in (ROOT / "Dockerfile").read_text()
+    assert "cp dagster.yaml $(DAGSTER_HOME)" in (ROOT / "Makefile").read_text()
+
+
+def test_dg_checks_the_definitions_from_the_root():
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/dg"), "check", "defs"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "All definitions loaded successfully" in done.stdout + done.stderr

@@ -1,7 +1,7 @@
 """The UI end to end: dagster-webserver and dagster-daemon on loopback over the project, runs
 launched through the GraphQL API the UI uses, and a headless Chromium rendering the asset graph.
 
-The instance is the project's own (``deploy/dagster.yaml``: PostgreSQL storage, queued runs);
+The instance is the project's own (``dagster.yaml``: PostgreSQL storage, queued runs);
 the warehouse and Dagster's storage are two fresh databases of the test PostgreSQL server.
 """
 
@@ -72,7 +72,7 @@ class UI:
 def ui(tmp_path_factory, pg_url):
     tag = uuid.uuid4().hex[:8]
     home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
