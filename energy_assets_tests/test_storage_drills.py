@@ -488,3 +488,18 @@ def test_the_doctor_refuses_bad_settings_in_one_sentence(env, message):
     )
     assert done.returncode == 1
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_day_left_missing_between_two_renames_is_restored(tmp_path):
+    """The IO manager's earlier versions replaced a day by two renames; a crash between them left
+    the day only in a hidden ``.replaced-*`` folder. The next write of the asset restores it."""
+    from energy_assets.storage.parquet_io import sweep
+
+    asset_dir = tmp_path / "readings"
+    write_arrow_days(readings(), asset_dir, [D1], "simulated_timestamp")
+    orphan = asset_dir / f".replaced-abcd1234-day={D1 + dt.timedelta(days=1)}"
+    orphan.mkdir()
+    pq.write_table(readings(day=D1 + dt.timedelta(days=1)), orphan / "part-00000.parquet")
+    sweep(asset_dir)
+    assert not orphan.exists()
+    assert read_arrow_days(asset_dir, [str(D1 + dt.timedelta(days=1))]).num_rows == 48

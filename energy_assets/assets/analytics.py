@@ -7,17 +7,17 @@ from dagster import (
     AssetExecutionContext,
     MetadataValue,
     Output,
+    ResourceParam,
     asset,
 )
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from energy_assets.analytics.daily import daily_aggregates as compute_daily
-from energy_assets.assets.cleaning import read_days
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
-from energy_assets.storage.lake import LakeResource
+from energy_assets.storage.parquet_io import ParquetIOManager
 from energy_assets.storage.spark import SparkResource
 
 TOLERANCE_KWH = 1e-6
@@ -44,7 +44,7 @@ def daily_aggregates(
     cleaned_readings: DataFrame,
     simulation: SimulationResource,
     spark: SparkResource,
-    lake: LakeResource,
+    parquet_io_manager: ResourceParam[ParquetIOManager],
 ):
     """One row per house and day: energy by period, peak, base load, completeness, weather."""
     settings = simulation.settings()
@@ -58,7 +58,7 @@ def daily_aggregates(
         )
     )
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
-    written = read_days(spark.session, lake, "daily_aggregates", days)
+    written = parquet_io_manager.read_days(context.asset_key, days)
     sums = cleaned_readings.groupBy("house_id", "day").agg(F.sum("consumption_kwh").alias("s"))
     joined = sums.join(written.select("house_id", "day", "total_kwh"), ["house_id", "day"], "full")
     off = (

@@ -5,10 +5,12 @@ import datetime as dt
 from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
+    AssetKey,
     AssetOut,
     Config,
     MetadataValue,
     Output,
+    ResourceParam,
     multi_asset,
 )
 from pyspark import StorageLevel
@@ -27,8 +29,7 @@ from energy_assets.cleaning.vee import (
 )
 from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
-from energy_assets.storage.lake import LakeResource
-from energy_assets.storage.parquet_io import DAY, count_rows, day_dir, spark_read_days
+from energy_assets.storage.parquet_io import DAY, ParquetIOManager
 from energy_assets.storage.spark import SparkResource, shuffle_width
 
 GROUP = "cleaning"
@@ -41,6 +42,7 @@ RAW_TYPES = {
     "voltage": "string",
 }
 COMPLETENESS_FLOOR = 0.98
+RAW = AssetKey("raw_readings")
 
 
 class RawSchemaError(ValueError):
@@ -100,11 +102,6 @@ def check_raw_schema(df: DataFrame, where: str) -> None:
             )
 
 
-def read_days(session, lake: LakeResource, asset: str, days) -> DataFrame:
-    """The Parquet days of an asset that this step has just written."""
-    return spark_read_days(session, lake.path(asset), days)
-
-
 def expected_rejection_rate(
     simulation: SimulationResource, params: CleaningParams, intervals_per_day: float
 ) -> float:
@@ -148,7 +145,7 @@ def vee(
     raw_readings: DataFrame,
     simulation: SimulationResource,
     spark: SparkResource,
-    lake: LakeResource,
+    parquet_io_manager: ResourceParam[ParquetIOManager],
 ):
     """Validation, estimation and editing in one Spark job; the rules are in cleaning/rules.py."""
     settings = simulation.settings()
@@ -158,9 +155,9 @@ def vee(
         max_gap_minutes=config.max_gap_minutes,
         timezone=day_time_zone(settings),
     )
-    check_raw_schema(raw_readings, str(lake.path("raw_readings")))
+    check_raw_schema(raw_readings, str(parquet_io_manager.asset_dir(RAW.path)))
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
-    raw_rows = sum(count_rows(day_dir(lake.path("raw_readings"), d)) for d in days)
+    raw_rows = sum(parquet_io_manager.rows_of_day(RAW, d) for d in days)
     with shuffle_width(spark.session, raw_rows) as width:
         context.log.info(f"{raw_rows:,} raw readings: {width} shuffle partitions")
         classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
@@ -169,13 +166,15 @@ def vee(
             yield Output(rejected(raw_readings, classified), "rejected_readings")
         finally:
             classified.unpersist()
-        yield from _checks(context, spark.session, lake, days, raw_readings, params, simulation)
+        yield from _checks(context, parquet_io_manager, days, raw_readings, params, simulation)
 
 
-def _checks(context, session, lake, days, raw: DataFrame, params: CleaningParams, simulation):
-    """The cleaning's checks, each judged on every day of the run."""
-    clean = read_days(session, lake, "cleaned_readings", days)
-    rej = read_days(session, lake, "rejected_readings", days)
+def _checks(
+    context, store: ParquetIOManager, days, raw: DataFrame, params: CleaningParams, simulation
+):
+    """The cleaning's checks, each judged on every day of the run, on what the step wrote."""
+    clean = store.read_days(AssetKey("cleaned_readings"), days)
+    rej = store.read_days(AssetKey("rejected_readings"), days)
     raw_by_day = {
         str(r[DAY]): r["n"] for r in raw.groupBy(DAY).agg(F.count("*").alias("n")).collect()
     }

@@ -8,8 +8,10 @@ import pyarrow.dataset as ds
 from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
+    AssetKey,
     AssetOut,
     Output,
+    ResourceParam,
     asset,
     multi_asset,
 )
@@ -22,7 +24,7 @@ from energy_assets.simulation.meter import RAW_SCHEMA, TRUTH_SCHEMA
 from energy_assets.simulation.on_spark import simulate_to_parquet
 from energy_assets.storage.folders import staging_folder, sweep_staging
 from energy_assets.storage.lake import LakeResource
-from energy_assets.storage.parquet_io import DAY, StagedParquet, spark_read_days
+from energy_assets.storage.parquet_io import DAY, ParquetIOManager, StagedParquet
 from energy_assets.storage.spark import SparkResource
 
 GROUP = "simulation"
@@ -85,6 +87,7 @@ def simulated_meters(
     spark: SparkResource,
     simulation: SimulationResource,
     lake: LakeResource,
+    parquet_io_manager: ResourceParam[ParquetIOManager],
 ):
     """Simulate the run's days inside Spark; raw readings and their truth come out together."""
     settings = simulation.settings()
@@ -120,8 +123,7 @@ def simulated_meters(
         )
         yield from raw_checks(
             context,
-            session,
-            lake,
+            parquet_io_manager,
             days,
             houses.num_rows,
             {d: settings.intervals_on(d) for d in days},
@@ -132,8 +134,7 @@ def simulated_meters(
 
 def raw_checks(
     context: AssetExecutionContext,
-    session,
-    lake: LakeResource,
+    store: ParquetIOManager,
     days,
     n_houses: int,
     intervals: dict[dt.date, int],
@@ -144,7 +145,7 @@ def raw_checks(
     from pyspark.sql import functions as F
 
     stats = (
-        spark_read_days(session, lake.path("raw_readings"), days)
+        store.read_days(AssetKey("raw_readings"), days)
         .groupBy(DAY)
         .agg(F.count("*").alias("rows"), F.countDistinct("house_id").alias("houses"))
         .collect()

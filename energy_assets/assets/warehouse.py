@@ -14,6 +14,7 @@ from dagster import (
     AssetIn,
     AssetKey,
     Output,
+    ResourceParam,
     asset,
 )
 from psycopg import sql
@@ -21,10 +22,8 @@ from pyspark.sql import DataFrame
 
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import simulated_days, single_run
-from energy_assets.storage.lake import LakeResource
-from energy_assets.storage.parquet_io import count_rows, day_dir
-from energy_assets.storage.postgres_io import PostgresResource
-from energy_assets.storage.warehouse import TableTarget, rows_per_day
+from energy_assets.storage.parquet_io import ParquetIOManager
+from energy_assets.storage.postgres_io import PostgresIOManager, PostgresResource
 
 GROUP = "warehouse"
 PREFIX = ["warehouse"]
@@ -49,16 +48,21 @@ TS = "simulated_timestamp"
         )
     ],
 )
-def warehouse_houses(registry: DataFrame, postgres: PostgresResource, lake: LakeResource):
+def warehouse_houses(
+    context: AssetExecutionContext,
+    registry: DataFrame,
+    postgres: PostgresResource,
+    parquet_io_manager: ResourceParam[ParquetIOManager],
+    warehouse_io_manager: ResourceParam[PostgresIOManager],
+):
     """``energy.houses``: the registry, for SQL users."""
     yield Output(registry)
+    table = warehouse_io_manager.table_of(
+        context.asset_key, dict(context.assets_def.metadata_by_key[context.asset_key])
+    )
     with postgres.connect() as conn:
-        in_pg = conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier(postgres.warehouse_schema, "houses")
-            )
-        ).fetchone()[0]
-    in_parquet = count_rows(lake.path("houses"))
+        in_pg = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table.ident)).fetchone()[0]
+    in_parquet = parquet_io_manager.rows(AssetKey("houses"))
     yield matches_parquet("houses", in_pg, in_parquet, passed=in_pg == in_parquet)
 
 
@@ -90,19 +94,22 @@ def twin_check(name: str):
 
 def twin_result(
     context: AssetExecutionContext,
-    name: str,
-    twin: str,
-    days,
-    postgres: PostgresResource,
-    lake: LakeResource,
-    column: str = TS,
+    twin: AssetKey,
+    parquet_io_manager: ResourceParam[ParquetIOManager],
+    warehouse_io_manager: ResourceParam[PostgresIOManager],
 ) -> AssetCheckResult:
-    """Compare rows per local day in PostgreSQL (after the swap) with the Parquet manifests."""
-    target = TableTarget(
-        postgres.warehouse_schema, name, partition_column=column, timezone=simulated_days.timezone
-    )
-    in_pg = {str(d): n for d, n in rows_per_day(postgres.conninfo(), target, days).items()}
-    in_parquet = {str(d): count_rows(day_dir(lake.path(twin), d)) for d in days}
+    """Compare rows per local day in PostgreSQL (after the swap) with the Parquet manifests.
+
+    Both IO managers say where the asset and its twin live (a table or key override is honoured).
+    """
+    days = _days(context)
+    key = context.asset_key
+    metadata = dict(context.assets_def.metadata_by_key[key])
+    in_pg = {
+        str(d): n
+        for d, n in warehouse_io_manager.rows_per_day(key, metadata, simulated_days, days).items()
+    }
+    in_parquet = {str(d): parquet_io_manager.rows_of_day(twin, d) for d in days}
     per_day = {
         d: Verdict(
             in_pg.get(d, 0) == n,
@@ -115,7 +122,7 @@ def twin_result(
     }
     return day_results(
         context,
-        AssetKey([*PREFIX, name]),
+        key,
         "matches_parquet",
         AssetCheckSeverity.ERROR,
         per_day,
@@ -155,15 +162,13 @@ def _table_asset(
     def load(
         context: AssetExecutionContext,
         twin: DataFrame,
-        postgres: PostgresResource,
-        lake: LakeResource,
+        parquet_io_manager: ResourceParam[ParquetIOManager],
+        warehouse_io_manager: ResourceParam[PostgresIOManager],
     ):
         yield Output(twin.select(*columns) if columns else twin)
-        yield twin_result(
-            context, name, twin_name, _days(context), postgres, lake, partition_column
-        )
+        yield twin_result(context, twin_key, parquet_io_manager, warehouse_io_manager)
 
-    twin_name = twin
+    twin_key = AssetKey(twin)
     return load
 
 

@@ -179,13 +179,6 @@ def arrow_copy_writer(table: pa.Table, url: str, streams: int | None = None) -> 
     return write
 
 
-def _timezone(context: OutputContext | InputContext) -> str:
-    """The time zone of the asset's daily partitions: a day is a local day of it."""
-    if not context.has_asset_partitions:
-        return "UTC"
-    return getattr(context.asset_partitions_def, "timezone", None) or "UTC"
-
-
 class PostgresIOManager(ConfigurableIOManager):
     """Stores each asset as a table of the resource's schema (``energy``), one partition a day.
 
@@ -196,16 +189,26 @@ class PostgresIOManager(ConfigurableIOManager):
     postgres: PostgresResource
     spark: SparkResource
 
-    def _target(self, context: OutputContext | InputContext, metadata: dict) -> TableTarget:
+    def table_of(
+        self, asset_key: Any, metadata: dict, partitions_def: Any | None = None
+    ) -> TableTarget:
+        """The table an asset lives in: schema and table overrides, day partitions, key."""
         return TableTarget(
             schema=metadata.get("schema", self.postgres.warehouse_schema),
-            table=metadata.get("table", context.asset_key.path[-1]),
-            partition_column=metadata.get("partition_expr")
-            if context.has_asset_partitions
-            else None,
+            table=metadata.get("table", asset_key.path[-1]),
+            partition_column=metadata.get("partition_expr") if partitions_def else None,
             primary_key=tuple(metadata.get("primary_key", ())),
-            timezone=_timezone(context),
+            timezone=getattr(partitions_def, "timezone", None) or "UTC",
         )
+
+    def rows_per_day(self, asset_key: Any, metadata: dict, partitions_def: Any, days) -> dict:
+        """Rows of each local day of ``days`` in an asset's table, counted in PostgreSQL."""
+        target = self.table_of(asset_key, metadata, partitions_def)
+        return warehouse.rows_per_day(self.postgres.conninfo(), target, days)
+
+    def _target(self, context: OutputContext | InputContext, metadata: dict) -> TableTarget:
+        partitions_def = context.asset_partitions_def if context.has_asset_partitions else None
+        return self.table_of(context.asset_key, metadata, partitions_def)
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         """Load the output by COPY and swap its days (or the whole table) in atomically."""

@@ -184,3 +184,24 @@ def test_a_timestamp_splits_into_its_local_day():
     assert local_dates(table["simulated_timestamp"], "America/Santiago").to_pylist() == [
         dt.date(2024, 4, 6)
     ]
+
+
+def test_checks_ask_the_io_managers_where_an_asset_lives(lake_dir, pg_url):
+    """A table override, a schema override and a key prefix are where the checks look."""
+    from dagster import AssetKey
+
+    from energy_assets.storage.postgres_io import PostgresIOManager
+
+    resources = project_resources(lake_dir, pg_url, "energy")
+    pg: PostgresIOManager = resources["warehouse_io_manager"]
+    meta = {"table": "daily_v2", "schema": "analytics", "partition_expr": "day"}
+    target = pg.table_of(AssetKey(["warehouse", "energy_daily"]), meta, simulated_days)
+    assert (target.schema, target.table, target.partition_column) == (
+        "analytics",
+        "daily_v2",
+        "day",
+    )
+    assert target.timezone == simulated_days.timezone
+    assert pg.table_of(AssetKey(["warehouse", "houses"]), {}).partition_column is None
+    parquet = resources["parquet_io_manager"]
+    assert parquet.asset_dir(AssetKey(["lab", "readings"]).path) == lake_dir / "lab" / "readings"
