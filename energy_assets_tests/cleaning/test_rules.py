@@ -238,3 +238,44 @@ def test_rejected_rows_from_parquet_keep_their_text_once_each(spark, tmp_path):
     assert kept.count() == 23 and kept.where("hour(simulated_timestamp) = 9").first()[
         "consumption_kwh"
     ] == pytest.approx(0.3)
+
+
+def test_each_days_rejections_stay_within_what_the_fault_rates_predict(spark):
+    """The per-day rejection check holds on seeds, seasons and sizes it was not tuned on."""
+    import pyarrow as pa
+
+    from energy_assets.assets.cleaning import rejection_model
+    from energy_assets.resources import SimulationResource
+    from energy_assets.simulation.houses import make_houses
+    from energy_assets.simulation.meter import simulate_day
+    from energy_assets.simulation.settings import SimulationSettings
+
+    for seed, houses, interval, first in ((1, 100, 15, "2024-02-10"), (7, 60, 5, "2024-08-20")):
+        settings = SimulationSettings(houses=houses, interval_minutes=interval, seed=seed)
+        registry = make_houses(settings)
+        days = [dt.date.fromisoformat(first) + dt.timedelta(days=k * 11) for k in range(6)]
+        raw = pa.concat_tables([simulate_day(registry, d, settings)[0] for d in days])
+        params = CleaningParams(interval_minutes=interval, timezone="America/Santiago")
+        df = spark.createDataFrame(raw.to_pandas())
+        c = classify(df, params)
+        refused = {
+            r["day"]: r["n"]
+            for r in c.where("reason IS NOT NULL")
+            .groupBy("day")
+            .agg(F.count("*").alias("n"))
+            .collect()
+        }
+        raw_rows = {
+            r["day"]: r["n"] for r in c.groupBy("day").agg(F.count("*").alias("n")).collect()
+        }
+        model = rejection_model(
+            SimulationResource(houses=houses, interval_minutes=interval, seed=seed), params
+        )
+        for d in days:
+            expected = model.expected(raw_rows[d], houses)
+            assert abs(refused.get(d, 0) - expected) <= model.tolerance(raw_rows[d], houses), (
+                seed,
+                d,
+                refused.get(d, 0),
+                expected,
+            )
