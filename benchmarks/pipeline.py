@@ -89,8 +89,11 @@ def server_copy(url: str, table: str, columns: list[str], work: Path, key: list[
     then key; and, with a key, into a logged table that has it already, as the warehouse's."""
     import psycopg
 
+    from energy_assets.storage.embedded import superuser_url
+
     dump = work / f"{table}.csv"
-    with psycopg.connect(url, autocommit=True) as conn:
+    # Server-side files need the superuser (the pipeline's role may not read or write them).
+    with psycopg.connect(superuser_url(url), autocommit=True) as conn:
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
         conn.execute(
             sql.SQL("COPY (SELECT {} FROM {}) TO {} (FORMAT csv)").format(

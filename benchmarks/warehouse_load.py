@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.simplefilter("ignore")
 
 from energy_assets.storage import warehouse as wh  # noqa: E402
-from energy_assets.storage.embedded import password_of  # noqa: E402
+from energy_assets.storage.embedded import password_of, superuser_url  # noqa: E402
 from energy_assets.storage.postgres_io import arrow_copy_writer, spark_copy_writer  # noqa: E402
 
 DAY = dt.date(2024, 7, 1)
@@ -122,8 +122,10 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
     parquet_dir.mkdir(exist_ok=True)
     pq.write_table(table, parquet_dir / "part-0.parquet", row_group_size=256_000)
     results = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+    with psycopg.connect(url, autocommit=True) as own:  # the pipeline's role owns the schema
+        own.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+    # The peers COPY server-side files, which needs the superuser on the embedded server.
+    with psycopg.connect(superuser_url(url), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA, "io_arrow"))
         )

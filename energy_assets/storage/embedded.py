@@ -90,6 +90,18 @@ def with_database(url: str, database: str) -> str:
     return urlsplit(url)._replace(path="/" + quote(database)).geturl()
 
 
+def superuser_url(url: str) -> str:
+    """For the embedded server, ``url`` as its superuser (benchmark peers that COPY server-side
+    files need the right); any other URL unchanged."""
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    if info.get("user") != ROLE or not info.get("passfile"):
+        return url
+    parts = urlsplit(url)
+    return parts._replace(netloc=f"{SUPERUSER}@{parts.hostname}:{parts.port}").geturl()
+
+
 def password_of(url: str) -> str | None:
     """The password ``url`` authenticates with: its own, or its ``passfile``'s for its user."""
     import psycopg
