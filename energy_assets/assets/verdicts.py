@@ -57,22 +57,35 @@ def _days_label(days: list[str]) -> str:
 
 
 def run_verdict(per_day: Mapping[str, Verdict]) -> Verdict:
-    """The verdict over all days: passed if every day passed; the reason names the days."""
+    """The verdict over all days: passed if every judged day passed; the reason names the days.
+
+    Days a check cannot judge yet (a model's window still filling) neither pass nor fail the
+    run; the reason counts them. A run with no judged day is itself not judged.
+    """
     days = sorted(per_day)
-    failed = [d for d in days if not per_day[d].passed]
-    unjudged = [d for d in days if not per_day[d].judged]
     if len(days) == 1:
         only = per_day[days[0]]
         return Verdict(only.passed, only.reason, only.metadata, only.judged)
-    if unjudged and len(unjudged) == len(days):
+    judged = [d for d in days if per_day[d].judged]
+    if not judged:
         return Verdict(False, per_day[days[-1]].reason, {}, judged=False)
+    waiting = [d for d in days if not per_day[d].judged]
+    note = (
+        f" ({len(waiting)} of {len(days)} days not judged yet, {waiting[-1]}: "
+        f"{per_day[waiting[-1]].reason.removeprefix('not judged: ')})"
+        if waiting
+        else ""
+    )
+    failed = [d for d in judged if not per_day[d].passed]
     if not failed:
-        return Verdict(True, f"passed on each of the {len(days)} days {_days_label(days)}")
+        return Verdict(
+            True, f"passed on each of the {len(judged)} days {_days_label(judged)}{note}"
+        )
     first = failed[0]
     return Verdict(
         False,
-        f"not met on {len(failed)} of {len(days)} days ({_days_label(days)}); "
-        f"{first}: {per_day[first].reason}",
+        f"not met on {len(failed)} of {len(judged)} days ({_days_label(judged)}); "
+        f"{first}: {per_day[first].reason}{note}",
     )
 
 
@@ -116,6 +129,9 @@ def day_results(
             **overall.metadata,
             JUDGED: overall.judged,
             "days_judged": _days_label(days) if days else "none",
-            "days_failed": MetadataValue.json([d for d in days if not per_day[d].passed]),
+            "days_failed": MetadataValue.json(
+                [d for d in days if per_day[d].judged and not per_day[d].passed]
+            ),
+            "days_not_judged": MetadataValue.json([d for d in days if not per_day[d].judged]),
         },
     )
