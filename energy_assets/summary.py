@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "  (The models judge a day once it has 28 days of history: a run from the first "
             "simulated day shorter than that is inside the warm-up; `make run DAYS=35` judges "
-            "them, in about five times the time of the 7-day default.)"
+            "its last days, in about 2.5 times the time of the 7-day default.)"
         )
     print("\nOpen the Dagster UI with `make dev`, then http://127.0.0.1:3000")
     # The embedded server's URL names its password file, not a password; an external URL may
