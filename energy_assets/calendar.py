@@ -1,8 +1,9 @@
 """Simulated days are the neighbourhood's local days; timestamps are UTC.
 
 A day runs from the first instant of its local date to the first instant of the next one, so it
-lasts 23, 24 or 25 hours across daylight-saving changes. Plain Python and numpy: the simulator,
-the cleaning, the warehouse and the checks all take a day's bounds from here.
+lasts 23, 24 or 25 hours across daylight-saving changes. Plain Python, numpy and Arrow (the same
+rule as Spark expressions is :mod:`energy_assets.calendar_spark`): the simulator, the cleaning,
+the warehouse and the checks all take a day's bounds from here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 EPOCH = dt.datetime(1970, 1, 1)
 MINUTES_PER_DAY = 1440
@@ -63,10 +66,6 @@ class LocalDay:
         """
         return _wall_minutes(self)
 
-    def wall_hours(self) -> np.ndarray:
-        """The local clock's hour (0..23) at every minute of the day."""
-        return self.wall_minutes() // 60
-
 
 def _epoch_minutes(day: dt.date) -> int:
     return (day - EPOCH.date()).days * MINUTES_PER_DAY
@@ -107,11 +106,9 @@ def local_day(day: dt.date, timezone: str) -> LocalDay:
     )
 
 
-def local_date(instant_utc: dt.datetime, timezone: str) -> dt.date:
-    """The local date of a (naive UTC) instant."""
-    return instant_utc.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone)).date()
-
-
-def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
-    """The days of the half-open window ``[start, end)``."""
-    return [start + dt.timedelta(days=k) for k in range((end - start).days)]
+def local_dates(values: pa.ChunkedArray | pa.Array, timezone: str) -> pa.ChunkedArray:
+    """The local dates in ``timezone`` of UTC timestamps (Arrow; dates pass unchanged)."""
+    if pa.types.is_date(values.type):
+        return pc.cast(values, pa.date32())
+    as_utc = pc.cast(values, pa.timestamp("us", "UTC")) if values.type.tz is None else values
+    return pc.cast(pc.local_timestamp(pc.cast(as_utc, pa.timestamp("us", timezone))), pa.date32())

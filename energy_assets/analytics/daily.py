@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from energy_assets.cleaning.vee import day_end, day_start, local_date
+from energy_assets.calendar_spark import day_end, day_start, local_date
 
 #: Periods of the local day, by starting hour.
 PERIODS = (("night", 0, 6), ("morning", 6, 12), ("afternoon", 12, 18), ("evening", 18, 24))

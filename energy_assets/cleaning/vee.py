@@ -19,35 +19,13 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from energy_assets.calendar import local_day
+from energy_assets.calendar_spark import day_end, day_start, local_date
+from energy_assets.calendar_spark import epoch_seconds as _epoch
 from energy_assets.cleaning.rules import CleaningParams, parsing, row_reason
 
 VALUES = ("consumption_kwh", "temperature", "voltage")
 RAW_COLUMNS = ("house_id", "simulated_timestamp", "ingested_at", *VALUES)
 REJECTED_COLUMNS = (*RAW_COLUMNS, "reason")
-
-
-def _epoch(col: Column) -> Column:
-    """Seconds since 1970 of a UTC timestamp (with or without zone; the session is UTC)."""
-    return col.cast("timestamp").cast("long")
-
-
-def day_start(day: Column, timezone: str) -> Column:
-    """Seconds since 1970 (UTC) at which the local date ``day`` begins in ``timezone``.
-
-    Spark resolves a local midnight that the clocks skip to the instant they jump, and one they
-    repeat to its first occurrence, as :func:`energy_assets.calendar.day_start_utc` does.
-    """
-    return _epoch(F.to_utc_timestamp(day.cast("timestamp"), timezone))
-
-
-def day_end(day: Column, timezone: str) -> Column:
-    """Seconds since 1970 (UTC) at which the local date ``day`` ends: the next day's start."""
-    return day_start(F.date_add(day, 1), timezone)
-
-
-def local_date(timestamp: Column, timezone: str) -> Column:
-    """The local date in ``timezone`` of a UTC timestamp."""
-    return F.to_date(F.from_utc_timestamp(timestamp.cast("timestamp"), timezone))
 
 
 def _same(a: Column, b: Column) -> Column:

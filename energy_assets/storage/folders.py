@@ -109,11 +109,10 @@ def _remove_if_free(lock_path: Path, target: Path) -> bool:
         lock.close()
 
 
-def write_manifest(folder: Path) -> int:
-    """Record the Parquet files of ``folder`` and their rows; return the rows."""
+def write_manifest(folder: Path) -> None:
+    """Record the Parquet files of ``folder`` and their rows."""
     files = {p.name: pq.read_metadata(p).num_rows for p in sorted(folder.glob("*.parquet"))}
     (folder / MANIFEST).write_text(json.dumps({"files": files}))
-    return sum(files.values())
 
 
 def publish(staged: Path, link: Path) -> Path:
@@ -155,8 +154,8 @@ def resolve(link: Path) -> Path:
     return Path(os.path.realpath(link))
 
 
-def published_files(link: Path) -> list[Path]:
-    """The files a published folder holds, as its manifest lists them, in the current version.
+def _published(link: Path) -> tuple[Path, dict[str, int]]:
+    """The version a published folder points at now and its manifest, checked against it.
 
     Refuses a folder without a manifest (empty, or not written by the IO manager) and one with a
     file its writer did not write or without one it did, naming the file.
@@ -168,20 +167,27 @@ def published_files(link: Path) -> list[Path]:
             f"{link} was not written by the Parquet IO manager (no {MANIFEST}): "
             "materialize it again rather than filling it by hand."
         )
-    listed = json.loads(manifest.read_text())["files"]
+    listed: dict[str, int] = json.loads(manifest.read_text())["files"]
     present = {p.name for p in folder.glob("*.parquet")}
     stray, missing = sorted(present - set(listed)), sorted(set(listed) - present)
-    if stray or missing:
-        what = (
-            f"holds {stray[0]}, which its writer did not write"
-            if stray
-            else (f"lacks {missing[0]}, which its writer wrote")
+    if stray:
+        raise FolderError(
+            f"{link} holds {stray[0]}, which its writer did not write ({folder}); "
+            "materialize it again."
         )
-        raise FolderError(f"{link} {what} ({folder}); materialize it again.")
+    if missing:
+        raise FolderError(
+            f"{link} lacks {missing[0]}, which its writer wrote ({folder}); materialize it again."
+        )
+    return folder, listed
+
+
+def published_files(link: Path) -> list[Path]:
+    """The files a published folder holds, as its manifest lists them, in the current version."""
+    folder, listed = _published(link)
     return [folder / name for name in sorted(listed)]
 
 
 def published_rows(link: Path) -> int:
     """Rows of a published folder, from its manifest."""
-    published_files(link)
-    return sum(json.loads((resolve(link) / MANIFEST).read_text())["files"].values())
+    return sum(_published(link)[1].values())

@@ -12,7 +12,7 @@ time zone is refused.
 
 import datetime as dt
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from dagster import (
     TableSchema,
 )
 
+from energy_assets.calendar import local_dates
 from energy_assets.storage.folders import (
     FolderError,
     publish,
@@ -113,14 +114,13 @@ def parquet_files(path: Path) -> list[Path]:
     return published_files(path)
 
 
-def verify_footers(paths: Sequence[Path]) -> None:
+def verify_footers(files: Iterable[Path]) -> None:
     """Read every file's footer: a corrupt file fails here with its name, before any work."""
-    for path in paths:
-        for file in parquet_files(path):
-            try:
-                pq.read_metadata(file)
-            except (pa.ArrowInvalid, OSError) as err:
-                raise ParquetStoreError(f"Parquet file {file} is corrupt: {err}") from None
+    for file in files:
+        try:
+            pq.read_metadata(file)
+        except (pa.ArrowInvalid, OSError) as err:
+            raise ParquetStoreError(f"Parquet file {file} is corrupt: {err}") from None
 
 
 #: The file in an asset's folder naming the time zone its day folders are local days of.
@@ -149,14 +149,6 @@ def claim_time_zone(asset_dir: Path, timezone: str) -> None:
             )
     asset_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(timezone + "\n")
-
-
-def local_dates(values: pa.ChunkedArray | pa.Array, timezone: str) -> pa.ChunkedArray:
-    """The local dates in ``timezone`` of UTC timestamps (or dates, unchanged)."""
-    if pa.types.is_date(values.type):
-        return pc.cast(values, pa.date32())
-    as_utc = pc.cast(values, pa.timestamp("us", "UTC")) if values.type.tz is None else values
-    return pc.cast(pc.local_timestamp(pc.cast(as_utc, pa.timestamp("us", timezone))), pa.date32())
 
 
 def _days_of(
@@ -216,12 +208,15 @@ def write_spark_days(
     """Write a Spark frame as day folders from the executors, replacing exactly ``days``."""
     from pyspark.sql import functions as F
 
+    from energy_assets.calendar_spark import local_date
+
     if DAY not in df.columns:
         if day_column:
             column = F.col(day_column)
-            if df.schema[day_column].dataType.typeName().startswith("timestamp"):
-                column = F.from_utc_timestamp(column.cast("timestamp"), timezone)
-            df = df.withColumn(DAY, F.to_date(column))
+            is_timestamp = df.schema[day_column].dataType.typeName().startswith("timestamp")
+            df = df.withColumn(
+                DAY, local_date(column, timezone) if is_timestamp else F.to_date(column)
+            )
         elif len(days) == 1:
             df = df.withColumn(DAY, F.lit(days[0]))
         else:
@@ -278,33 +273,39 @@ def write_whole(obj: Any, asset_dir: Path) -> None:
         publish(staging, asset_dir)
 
 
-def read_arrow_days(asset_dir: Path, days: Sequence[str] | None) -> pa.Table:
-    """Read day folders (or a whole unpartitioned asset) into one Arrow table.
+def day_files(asset_dir: Path, days: Sequence[str | dt.date]) -> dict[str, list[Path]]:
+    """The files of each published day, its version resolved once: what a read then takes, even
+    if a day is replaced meanwhile."""
+    return {str(day): parquet_files(day_dir(asset_dir, day)) for day in days}
 
-    Each day's version is resolved once, so a day replaced meanwhile is read whole, old or new.
-    """
-    if days is None:
-        files = parquet_files(asset_dir)
-        return ds.dataset([str(f) for f in files], format="parquet").to_table()
+
+def read_arrow_files(files_by_day: dict[str, list[Path]]) -> pa.Table:
+    """The days' files as one Arrow table with their ``day``."""
     tables = []
-    for day in days:
-        table = ds.dataset([str(f) for f in parquet_files(day_dir(asset_dir, day))]).to_table()
-        value = pa.scalar(dt.date.fromisoformat(str(day)), pa.date32())
-        tables.append(table.append_column(DAY, pa.array([value] * table.num_rows, pa.date32())))
+    for day, files in files_by_day.items():
+        table = ds.dataset([str(f) for f in files]).to_table()
+        value = pa.scalar(dt.date.fromisoformat(day), pa.date32())
+        tables.append(table.append_column(DAY, pa.repeat(value, table.num_rows)))
     return pa.concat_tables(tables, promote_options="default")
 
 
-def spark_read_days(session: Any, asset_dir: Path, days: Sequence[str | dt.date]) -> Any:
-    """Read day folders into one Spark frame with their ``day``: exactly the files published.
-
-    The files are the days' current versions, resolved once here: Spark reads what it planned
-    even if a day is replaced meanwhile. The day comes from each file's folder.
-    """
+def spark_read_files(session: Any, files_by_day: dict[str, list[Path]]) -> Any:
+    """The days' files as one Spark frame with their ``day``, taken from each file's folder."""
     from pyspark.sql import functions as F
 
-    files = [str(f) for day in days for f in parquet_files(day_dir(asset_dir, day))]
+    files = [str(f) for files_of_day in files_by_day.values() for f in files_of_day]
     day = F.regexp_extract(F.col("_metadata.file_path"), r".*/day=(\d{4}-\d{2}-\d{2})/", 1)
     return session.read.parquet(*files).select("*", F.to_date(day).alias(DAY))
+
+
+def read_arrow_days(asset_dir: Path, days: Sequence[str]) -> pa.Table:
+    """Read published day folders into one Arrow table, each day whole, old or new."""
+    return read_arrow_files(day_files(asset_dir, days))
+
+
+def spark_read_days(session: Any, asset_dir: Path, days: Sequence[str | dt.date]) -> Any:
+    """Read published day folders into one Spark frame: exactly the files their writers left."""
+    return spark_read_files(session, day_files(asset_dir, days))
 
 
 def count_rows(path: Path) -> int:
@@ -347,8 +348,8 @@ class ParquetIOManager(ConfigurableIOManager):
             return
         asset_dir = self.asset_dir(context.asset_key.path)
         day_column = (context.definition_metadata or {}).get("partition_expr")
-        sweep(asset_dir)
         if context.has_asset_partitions:
+            sweep(asset_dir)
             days = [dt.date.fromisoformat(k) for k in context.asset_partition_keys]
             timezone = getattr(context.asset_partitions_def, "timezone", None) or "UTC"
             claim_time_zone(asset_dir, timezone)
@@ -401,16 +402,21 @@ class ParquetIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> Any:
         """Load the upstream days as one frame: Spark or Arrow by annotation, else pandas."""
         asset_dir, days = self._paths(context)
-        paths = [asset_dir] if days is None else [day_dir(asset_dir, d) for d in days]
-        verify_footers(paths)
+        # Each day's version is resolved once: the footers checked are the files then read.
+        files_by_day = day_files(asset_dir, days) if days is not None else None
+        whole = parquet_files(asset_dir) if days is None else []
+        verify_footers([f for files in (files_by_day or {}).values() for f in files] + whole)
         wanted = getattr(context.dagster_type, "typing_type", None)
         module = getattr(wanted, "__module__", "") or ""
         if module.startswith("pyspark"):
             spark = self.spark.session
-            if days is not None:
-                return spark_read_days(spark, asset_dir, days)
-            return spark.read.parquet(*[str(f) for f in parquet_files(asset_dir)])
-        table = read_arrow_days(asset_dir, days)
+            if files_by_day is not None:
+                return spark_read_files(spark, files_by_day)
+            return spark.read.parquet(*[str(f) for f in whole])
+        if files_by_day is None:
+            table = ds.dataset([str(f) for f in whole], format="parquet").to_table()
+        else:
+            table = read_arrow_files(files_by_day)
         if wanted is pa.Table:
             return table
         return table.to_pandas()
