@@ -43,7 +43,7 @@ class CheckLine:
 
 def table_counts(url: str, schema: str = "energy") -> list[tuple[str, int]]:
     """Rows of every top-level table of ``schema`` (partitioned tables count their days)."""
-    from energy_assets.storage.warehouse import connect
+    from energy_assets.storage.warehouse import STAGE_LIKE, connect
 
     with connect(url) as conn:
         names = [
@@ -52,7 +52,7 @@ def table_counts(url: str, schema: str = "energy") -> list[tuple[str, int]]:
                 """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
                       AND c.relname NOT LIKE %s ORDER BY 1""",
-                (schema, "%\\_\\_stage\\_%"),
+                (schema, STAGE_LIKE),
             )
         ]
         return [

@@ -1,5 +1,7 @@
 """Scoring the cleaning against the simulator's truth: the only readers of simulation_truth."""
 
+from dataclasses import astuple, dataclass
+
 from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
@@ -30,16 +32,61 @@ REFUSED_GOOD_CEILING = 0.001
 KEY = ["house_id", "simulated_timestamp", "ingested_at"]
 
 
-def score_cleaning(
-    raw: DataFrame, cleaned: DataFrame, rejected: DataFrame, truth: DataFrame
-) -> dict:
-    """Faults caught, good readings refused, and the error of estimated values, from the truth."""
-    faults = truth.where(F.col("kind").isin(*REFUSABLE)).select(*KEY, "kind").distinct()
-    n_faults = faults.count()
+@dataclass(frozen=True)
+class FaultCounts:
+    """A day's refusable faults and good readings, and what the cleaning did with them."""
+
+    faults: int = 0
+    caught: int = 0
+    good: int = 0
+    good_refused: int = 0
+
+    def __add__(self, other: "FaultCounts") -> "FaultCounts":
+        return FaultCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    @property
+    def caught_share(self) -> float:
+        """The share of injected faulty readings refused."""
+        return self.caught / self.faults if self.faults else 1.0
+
+    @property
+    def refused_good_share(self) -> float:
+        """The share of good readings refused."""
+        return self.good_refused / self.good if self.good else 0.0
+
+
+def _faults(truth: DataFrame) -> DataFrame:
+    return truth.where(F.col("kind").isin(*REFUSABLE)).select(*KEY, "kind", "day").distinct()
+
+
+def fault_counts_by_day(
+    raw: DataFrame, rejected: DataFrame, truth: DataFrame
+) -> dict[str, FaultCounts]:
+    """Per day: refusable faults, those refused, good readings, those refused, from the truth."""
+    faults = _faults(truth)
     rej_keys = rejected.select(*KEY).distinct()
-    caught = faults.join(rej_keys, KEY, "left_semi").count()
-    refused_good = rejected.join(faults, KEY, "left_anti").count()
-    n_good = raw.count() - truth.where(F.col("kind").isin(*REFUSABLE)).count()
+
+    def per_day(frame: DataFrame) -> dict[str, int]:
+        return {str(r["day"]): r["count"] for r in frame.groupBy("day").count().collect()}
+
+    n_faults = per_day(faults)
+    caught = per_day(faults.join(rej_keys, KEY, "left_semi"))
+    refused_good = per_day(rejected.join(faults.select(*KEY), KEY, "left_anti"))
+    raw_rows = per_day(raw)
+    faulty_rows = per_day(truth.where(F.col("kind").isin(*REFUSABLE)))
+    return {
+        d: FaultCounts(
+            n_faults.get(d, 0),
+            caught.get(d, 0),
+            raw_rows[d] - faulty_rows.get(d, 0),
+            refused_good.get(d, 0),
+        )
+        for d in raw_rows
+    }
+
+
+def estimate_scores(cleaned: DataFrame, truth: DataFrame) -> dict:
+    """The error of estimated values against the gaps' true values."""
     gaps = truth.where(F.col("kind") == "gap").select(
         "house_id", "simulated_timestamp", F.col("true_value").alias("truth")
     )
@@ -53,19 +100,18 @@ def score_cleaning(
         )
         .collect()[0]
     )
-    missed = faults.join(rej_keys, KEY, "left_anti").groupBy("kind").count().collect()
     return {
-        "faults": n_faults,
-        "faults_caught": caught,
-        "caught_share": caught / n_faults if n_faults else 1.0,
-        "good_readings": n_good,
-        "good_refused": refused_good,
-        "refused_good_share": refused_good / n_good if n_good else 0.0,
         "estimated_scored": errors["n"],
         "estimate_mae_kwh": float(errors["mae"] or 0.0),
         "estimate_mean_true_kwh": float(errors["mean_truth"] or 0.0),
-        "missed_by_kind": {r["kind"]: r["count"] for r in missed},
     }
+
+
+def missed_by_kind(rejected: DataFrame, truth: DataFrame) -> dict[str, int]:
+    """Injected faulty readings the cleaning kept, by kind of fault."""
+    rej_keys = rejected.select(*KEY).distinct()
+    missed = _faults(truth).join(rej_keys, KEY, "left_anti").groupBy("kind").count().collect()
+    return {r["kind"]: r["count"] for r in missed}
 
 
 @asset(
@@ -94,67 +140,51 @@ def cleaning_evaluation(
     simulation_truth: DataFrame,
 ):
     """How well the cleaning did, scored against what the simulator injected."""
-    s = score_cleaning(raw_readings, cleaned_readings, rejected_readings, simulation_truth)
-    missed = s.pop("missed_by_kind")
-    metadata = {**s, **{f"missed/{k}": v for k, v in missed.items()}}
-    by_day = shares_by_day(raw_readings, rejected_readings, simulation_truth)
     days = context.partition_keys
-    yield MaterializeResult(metadata=metadata)
+    by_day = fault_counts_by_day(raw_readings, rejected_readings, simulation_truth)
+    total = sum(by_day.values(), FaultCounts())
+    missed = missed_by_kind(rejected_readings, simulation_truth)
+    yield MaterializeResult(
+        metadata={
+            "faults": total.faults,
+            "faults_caught": total.caught,
+            "caught_share": total.caught_share,
+            "good_readings": total.good,
+            "good_refused": total.good_refused,
+            "refused_good_share": total.refused_good_share,
+            **estimate_scores(cleaned_readings, simulation_truth),
+            **{f"missed/{k}": v for k, v in missed.items()},
+        }
+    )
     yield day_results(
         context,
         "cleaning_evaluation",
         "faults_caught",
         AssetCheckSeverity.WARN,
-        {d: _caught(*by_day.get(d, (0, 0, 0, 0))[:2]) for d in days},
-        {"caught_share": s["caught_share"]},
+        {d: _caught(by_day.get(d, FaultCounts())) for d in days},
+        {"caught_share": total.caught_share},
     )
     yield day_results(
         context,
         "cleaning_evaluation",
         "good_kept",
         AssetCheckSeverity.WARN,
-        {d: _kept(*by_day.get(d, (0, 0, 0, 0))[2:]) for d in days},
-        {"refused_good_share": s["refused_good_share"]},
+        {d: _kept(by_day.get(d, FaultCounts())) for d in days},
+        {"refused_good_share": total.refused_good_share},
     )
 
 
-def shares_by_day(raw: DataFrame, rejected: DataFrame, truth: DataFrame) -> dict:
-    """Per day: (faults, faults caught, good readings, good readings refused)."""
-    faults = truth.where(F.col("kind").isin(*REFUSABLE)).select(*KEY, "day").distinct()
-    rej_keys = rejected.select(*KEY).distinct()
-
-    def per_day(frame: DataFrame) -> dict[str, int]:
-        return {str(r["day"]): r["count"] for r in frame.groupBy("day").count().collect()}
-
-    n_faults = per_day(faults)
-    caught = per_day(faults.join(rej_keys, KEY, "left_semi"))
-    refused_good = per_day(rejected.join(faults.drop("day"), KEY, "left_anti"))
-    raw_rows = per_day(raw)
-    faulty_rows = per_day(truth.where(F.col("kind").isin(*REFUSABLE)))
-    return {
-        d: (
-            n_faults.get(d, 0),
-            caught.get(d, 0),
-            raw_rows[d] - faulty_rows.get(d, 0),
-            refused_good.get(d, 0),
-        )
-        for d in raw_rows
-    }
-
-
-def _caught(faults: int, caught: int) -> Verdict:
-    share = caught / faults if faults else 1.0
+def _caught(c: FaultCounts) -> Verdict:
     return Verdict(
-        share >= CAUGHT_FLOOR,
-        f"{caught:,} of {faults:,} injected faulty readings refused ({share:.2%})",
-        {"caught_share": share},
+        c.caught_share >= CAUGHT_FLOOR,
+        f"{c.caught:,} of {c.faults:,} injected faulty readings refused ({c.caught_share:.2%})",
+        {"caught_share": c.caught_share},
     )
 
 
-def _kept(good: int, refused: int) -> Verdict:
-    share = refused / good if good else 0.0
+def _kept(c: FaultCounts) -> Verdict:
     return Verdict(
-        share <= REFUSED_GOOD_CEILING,
-        f"{refused:,} of {good:,} good readings refused ({share:.3%})",
-        {"refused_good_share": share},
+        c.refused_good_share <= REFUSED_GOOD_CEILING,
+        f"{c.good_refused:,} of {c.good:,} good readings refused ({c.refused_good_share:.3%})",
+        {"refused_good_share": c.refused_good_share},
     )

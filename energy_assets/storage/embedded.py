@@ -343,9 +343,12 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "url"
     if command == "url":
         database = argv[1] if len(argv) > 1 else "energy"
-        # An external warehouse: Dagster's storage shares it unless DAGSTER_PG_URL is set.
-        url = settings.pg_url or ensure_embedded_server(settings.home, database)
-        print(dagster_url(url) if database == "dagster" else url)
+        if database == "dagster":  # Dagster's storage decides where it lives (instance.py)
+            from energy_assets.instance import storage_url
+
+            print(storage_url())
+            return 0
+        print(settings.pg_url or ensure_embedded_server(settings.home, database))
         return 0
     if command == "stop":
         stopped = stop_embedded_server(settings.home)

@@ -438,11 +438,13 @@ def _check_time_zone(conn: psycopg.Connection, target: TableTarget) -> None:
         )
 
 
-def _stage_name(target: TableTarget, suffix: str, stage_id: str | None = None) -> str:
-    return bounded_name(target.table, f"__stage_{stage_id or uuid.uuid4().hex[:10]}{suffix}")
+def _stage_name(target: TableTarget, suffix: str, stage_id: str) -> str:
+    return bounded_name(target.table, f"__stage_{stage_id}{suffix}")
 
 
 _STAGE_ID = re.compile(r"__stage_([0-9a-f]{10})")
+#: ``LIKE`` pattern of staging table names (readers such as the summary leave them out).
+STAGE_LIKE = "%\\_\\_stage\\_%"
 
 
 def _stage_key(stage_id: str) -> str:
@@ -469,7 +471,10 @@ class StagingOwner:
 
 
 def sweep_stages(url: str, target: TableTarget) -> list[str]:
-    """Drop the staging tables of ``target`` left by loads that died; return their names."""
+    """Drop the staging tables in ``target``'s schema left by loads that died; return them.
+
+    A staging table whose load is alive is left alone, whichever table it is for.
+    """
     swept: list[str] = []
     with connect(url, autocommit=True) as conn:
         names = [
@@ -478,13 +483,13 @@ def sweep_stages(url: str, target: TableTarget) -> list[str]:
                 """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
                       AND c.relname LIKE %s""",
-                (target.schema, "%\\_\\_stage\\_%"),
+                (target.schema, STAGE_LIKE),
             )
         ]
         by_stage: dict[str, list[str]] = {}
         for name in names:
             found = _STAGE_ID.search(name)
-            if found and name.startswith(target.table[:20]):
+            if found:
                 by_stage.setdefault(found.group(1), []).append(name)
         for stage_id, tables in by_stage.items():
             key = _stage_key(stage_id)
