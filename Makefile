@@ -9,7 +9,7 @@ START ?= 2024-01-01
 DAYS ?= 7
 END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 
-.PHONY: install run checks dev defs dashboard bench test lint stop clean doctor dagster-home
+.PHONY: install run checks dev defs dashboard bench realism test lint stop clean doctor dagster-home
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'energy_assets needs Python 3.11 or newer.')"
@@ -58,6 +58,11 @@ defs: install
 dashboard: install
 	$(VENV)/bin/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 \
 		--server.headless true --browser.gatherUsageStats false
+
+## How real the simulated homes look, beside CREST homes and BDEW H0 (installs their packages).
+realism: install
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(PY) benchmarks/realism.py
 
 ## Every stage at a size you choose, beside its peers; writes benchmarks/RESULTS.md.
 HOUSES ?= 1000

@@ -9,7 +9,6 @@ meter bypass). Vectorised over houses; every draw is keyed on (seed, house, day)
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,7 +16,15 @@ import numpy as np
 
 from energy_assets.calendar import LocalDay
 from energy_assets.simulation import streams as S
-from energy_assets.simulation.randomness import keyed, normal, uniform, uniform_grid
+from energy_assets.simulation.occupancy import (
+    EFFECTIVE_OCCUPANCY,
+    GUESTS,
+    MAX_PEOPLE,
+    expected_active_minutes,
+    occupancy,
+    typical_activity,
+)
+from energy_assets.simulation.randomness import uniform
 from energy_assets.simulation.settings import Climate, EventRates
 from energy_assets.simulation.weather import (
     _JAN1_2024,
@@ -108,27 +115,66 @@ _SUNDAY = [
     1.10,
     0.85,
 ]
-#: Energy of a day type relative to the weekly mean (weekends at home use more).
-DAY_TYPE_ENERGY = np.array([0.975, 1.05, 1.07])
 
-#: (name, kW, minutes, starts a day for a house: a + b * occupants, needs electric shower)
+
+#: What a home owns and how it uses it, after CREST's appliance table (Richardson et al. 2010)
+#: and UK household surveys: power when on (kW), minutes a use, uses a year (a + b a person),
+#: the share of homes owning it, the activity that starts it, and for the wet appliances a
+#: heating phase at the start (kW, minutes) before the motor's lower draw.
+@dataclass(frozen=True)
+class Appliance:
+    """One kind of appliance: its draw, a use's length, how often and when it is used."""
+
+    name: str
+    kw: float
+    minutes: int
+    uses_a: float
+    uses_b: float
+    owned: float
+    activity: str
+    heat_kw: float = 0.0
+    heat_minutes: int = 0
+
+
 APPLIANCES = (
-    ("kettle", 2.2, 3, 0.8, 0.5, False),
-    ("microwave", 1.0, 4, 0.5, 0.3, False),
-    ("oven", 2.0, 45, 0.35, 0.05, False),
-    ("hob", 1.5, 25, 0.5, 0.15, False),
-    ("washing_machine", 2.0, 25, 0.05, 0.12, False),
-    ("dishwasher", 1.8, 35, 0.25, 0.05, False),
-    ("tumble_dryer", 2.5, 50, 0.0, 0.06, False),
-    ("electric_shower", 8.5, 8, 0.1, 0.55, True),
+    Appliance("kettle", 2.4, 3, 600.0, 330.0, 0.97, "hot_drinks"),
+    Appliance("microwave", 1.25, 5, 120.0, 60.0, 0.86, "cooking"),
+    Appliance("hob", 2.4, 18, 130.0, 60.0, 0.9, "cooking"),
+    Appliance("oven", 2.1, 35, 40.0, 25.0, 0.85, "cooking"),
+    # A cooked meal: hob rings and the oven together, then the oven alone.
+    Appliance("cooked_meal", 2.1, 15, 40.0, 30.0, 0.85, "cooking", 4.5, 20),
+    Appliance("washing_machine", 0.25, 75, 60.0, 60.0, 0.9, "laundry", 2.1, 18),
+    Appliance("dishwasher", 0.15, 40, 90.0, 60.0, 0.5, "dishes", 2.0, 25),
+    Appliance("tumble_dryer", 2.5, 55, 20.0, 40.0, 0.45, "laundry"),
+    Appliance("iron", 1.0, 30, 20.0, 10.0, 0.9, "cleaning"),
+    Appliance("vacuum", 1.8, 20, 60.0, 20.0, 0.94, "cleaning"),
+    Appliance("electric_shower", 9.0, 7, 60.0, 280.0, 1.0, "washing"),
+    Appliance("tv", 0.12, 100, 450.0, 250.0, 0.98, "screens"),
+    Appliance("computer", 0.14, 180, 120.0, 80.0, 0.7, "screens"),
 )
-APPLIANCE_SLOTS = 12
-EVENT_SHARE = 0.33  # of a day's non-heating energy, in appliance events
-FRIDGE_SHARE = 0.12  # in the fridge's compressor cycles
-SMOOTH_NOISE_SD = 0.25
+#: When each activity happens, as the hour of the local clock (relative weights); a start is
+#: drawn from these times the people at home and awake (active occupancy), so nobody cooks
+#: in an empty house.
+ACTIVITY_BY_HOUR = {
+    "hot_drinks": [.2, 0, 0, 0, 0, .3, 1.2, 1.4, 1, .7, .7, .6, .6, .6, .7, .7, .6, .5, .5, .5, .5, .4, .3, .2],
+    "cooking": [0, 0, 0, 0, 0, .1, .5, .8, .6, .4, .6, 1.1, 1.4, 1, .4, .3, .4, .6, .8, .7, .4, .2, .1, 0],
+    "laundry": [0, 0, 0, 0, 0, 0, .2, .5, .9, 1, 1, .9, .8, .8, .8, .8, .8, .8, .8, .7, .6, .4, .2, 0],
+    "dishes": [0, 0, 0, 0, 0, 0, .1, .4, .5, .4, .3, .3, .4, .8, .8, .5, .3, .3, .4, .6, .7, .6, .4, .1],
+    "cleaning": [0, 0, 0, 0, 0, 0, .1, .3, .7, 1, 1, 1, .8, .8, 1, 1, .9, .6, .3, .2, .1, 0, 0, 0],
+    "washing": [0, 0, 0, 0, 0, .3, 1, 1, .7, .4, .2, .1, .1, .1, .1, .1, .2, .3, .4, .5, .6, .5, .3, .1],
+    "screens": [.3, .1, 0, 0, 0, 0, .2, .4, .5, .5, .5, .5, .5, .5, .5, .5, .5, .5, .5, .6, .6, .6, .6, .4],
+}  # fmt: skip
+ACTIVITIES = tuple(ACTIVITY_BY_HOUR)
+FRIDGE_SHARE = 0.12  # of a day's non-heating energy, in the fridge's compressor cycles
+LIGHT_SHARE = 0.12  # in lighting, over a year
 HEAT_FRACTION = 0.45  # of an electrically heated home's annual energy
-COOL_FRACTION = 0.10  # of an air-conditioned home's annual energy
+COOL_FRACTION = 0.10  # of an air-conditioned home's annual energy, where summers need it
+#: An air conditioner draws at most this (electric kW) and this much a degree above the
+#: set point: in a mild climate it simply runs little.
+AC_MAX_KW, AC_KW_PER_K = 3.0, 0.35
 HEAT_BASE_C, COOL_BASE_C = 16.0, 24.0
+COOL_LAG_MINUTES = 180
+START_BIN = 5  # minutes: the grid on which appliance starts are drawn
 
 
 def _minute_template(hourly: list[float]) -> np.ndarray:
@@ -154,7 +200,8 @@ def _degree_hours(climate: Climate) -> tuple[float, float]:
     temp = climate_mean_temperature(climate, minutes, offset)
     local_hour = ((minutes + offset) % 1440) / 60.0
     heat = np.maximum(0, HEAT_BASE_C - temp) * _heating_schedule(local_hour)
-    cool = np.maximum(0, temp - COOL_BASE_C) * _cooling_schedule(local_hour)
+    lagged = climate_mean_temperature(climate, minutes - COOL_LAG_MINUTES, offset)
+    cool = np.maximum(0, lagged - COOL_BASE_C) * _cooling_schedule(local_hour)
     years = 366 / 365.2422
     return float(heat.sum() / years), float(max(cool.sum() / years, 1.0))
 
@@ -164,7 +211,7 @@ def _heating_schedule(local_hour: np.ndarray) -> np.ndarray:
 
 
 def _cooling_schedule(local_hour: np.ndarray) -> np.ndarray:
-    return np.where((local_hour >= 13) & (local_hour < 23), 1.0, 0.25)
+    return np.where(local_hour >= 14, 1.0, 0.25)
 
 
 @dataclass
@@ -261,81 +308,234 @@ def simulate_load(
 ) -> DayLoad:
     """Minute-by-minute load of ``houses`` over the local day ``local``, in kW.
 
-    Homes live by the wall clock: routines, appliances and thermostats read the local time, so
-    a 25-hour day repeats an hour of behaviour and a 23-hour day skips one.
+    A home sits at its base (standby and the fridge's cycles) while nobody is awake at home;
+    lights, screens and appliances follow its active occupancy, heating and cooling the
+    weather. Homes live by the wall clock: routines, appliances and thermostats read the local
+    time, so a 25-hour day repeats an hour of behaviour and a 23-hour day skips one.
     """
     idx = houses.index
-    day = local.day
-    dnum = epoch_day(day)
+    dnum = epoch_day(local.day)
     minutes = local.utc_minutes()
-    n_m = minutes.size
     wall = local.wall_minutes()
     outdoor = outdoor_temperature(climate, seed, minutes)
-    season = float(seasonal_position(climate, np.array([dnum + 0.5]))[0])
     events = house_day_events(seed, houses, dnum, rates)
 
-    heat_frac = np.where(houses.electric_heating, HEAT_FRACTION, 0.0)
-    cool_frac = np.where(houses.has_ac, COOL_FRACTION, 0.0)
-    daily = houses.annual_kwh * (1 - heat_frac - cool_frac) / 365.2422
-    daily = daily * (1 - 0.08 * season)  # lighting: more in winter
+    k_heat, k_cool = _hvac_gains(houses, climate)
+    daily = houses.annual_kwh * (1 - k_heat.fraction - k_cool.fraction) / 365.2422
+    household = houses.occupants.astype(np.int64)
+    guests = np.where(events["guests"].active, GUESTS, 0)
+    people = np.where(events["vacancy"].active, 0, household + guests)
+    summer = max(0.0, float(seasonal_position(climate, np.array([dnum + 0.5]))[0]))
+    occ = occupancy(seed, idx, household, people, dnum, wall, summer)
 
-    # Local clock of each house's routine: wake-up shift per house, minutes.
-    shift = np.round(normal(seed, S.HOUSE_WAKE, idx) * 35).astype(np.int64)
-    routine = wall[None, :] - shift[:, None]  # (n, minutes) minute of the house's routine
-    local_day = np.floor_divide(routine, 1440)
-    local_min = routine - local_day * 1440
-    weekdays = np.array([(day + dt.timedelta(days=k)).weekday() for k in (-1, 0, 1)])
-    types = day_type(weekdays)[local_day + 1]
-    shape = TEMPLATES[types, local_min]
-    evening = 0.8 + 0.5 * uniform(seed, S.HOUSE_EVENING, idx)
-    hour = local_min / 60.0
-    shape = shape * (1 + (evening[:, None] - 1) * np.exp(-0.5 * ((hour - 19.5) / 2.0) ** 2))
-    type_today = day_type(np.array([day.weekday()]))[0]
-    daily = daily * DAY_TYPE_ENERGY[type_today]
-
-    # Day-to-day variation, interpolated between knots at noon so days join without a jump.
-    knots = 1 + 0.12 * normal(seed, S.DAY_VARIATION, idx[:, None], dnum + np.arange(-1, 2)[None, :])
-    knots = np.clip(knots, 0.6, 1.5)
-    pos = np.arange(n_m) / n_m
-    variation = np.where(
-        pos < 0.5,
-        knots[:, [0]] + (knots[:, [1]] - knots[:, [0]]) * (pos + 0.5),
-        knots[:, [1]] + (knots[:, [2]] - knots[:, [1]]) * (pos - 0.5),
-    )
-
-    base_share = 0.15 + 0.10 * uniform(seed, S.HOUSE_BASE, idx)
-    smooth_share = 1 - base_share - FRIDGE_SHARE - EVENT_SHARE
-    vacancy = events["vacancy"].active
-    guests = np.where(events["guests"].active, 1.35, 1.0)
-    present = np.where(vacancy, 0.0, 1.0) * guests
-
-    base_kw = (daily * base_share / 24.0)[:, None]
-    # Fridge: a compressor on for 18 minutes of every 45, phase per house.
+    base_share = 0.10 + 0.08 * uniform(seed, S.HOUSE_BASE, idx)
+    power = np.repeat((daily * base_share / 24.0)[:, None], minutes.size, axis=1)
+    # Fridge: a compressor on for 18 minutes of every 45, phase per house, whoever is home.
     fridge_on_kw = daily * FRIDGE_SHARE / 24.0 / 0.4
     phase = np.floor(uniform(seed, S.HOUSE_FRIDGE, idx) * 45).astype(np.int64)
-    fridge = ((minutes[None, :] + phase[:, None]) % 45 < 18) * fridge_on_kw[:, None]
+    power += ((minutes[None, :] + phase[:, None]) % 45 < 18) * fridge_on_kw[:, None]
+    power += _lighting(houses, daily * LIGHT_SHARE, occ.active, minutes, climate)
+    events_kwh = daily * (1 - base_share - FRIDGE_SHARE - LIGHT_SHARE)
+    power += _appliance_events(seed, houses, dnum, events_kwh, occ.active, wall)
 
-    noise_base = keyed(seed, S.LOAD_NOISE, idx, dnum)
-    noise = 1 + SMOOTH_NOISE_SD * np.sqrt(12) * (uniform_grid(noise_base, n_m) - 0.5)
-    # The behavioural load is a rate per wall-clock minute: a 25-hour day uses 25/24 of it.
-    smooth_kwh = daily * smooth_share * present * (n_m / 1440)
-    smooth = (smooth_kwh * 60.0 / shape.sum(axis=1))[:, None] * shape * variation * noise
+    # Heating follows the outdoor temperature on a thermostat schedule; cooling also needs
+    # somebody at home.
+    hour = wall / 60.0
+    heat = np.maximum(0, HEAT_BASE_C - outdoor) * _heating_schedule(hour)
+    # Rooms warm up behind the air outside: the building's mass delays the heat by hours, so
+    # air conditioners run from late afternoon into the evening, when people are home.
+    indoor_lag = outdoor_temperature(climate, seed, minutes - COOL_LAG_MINUTES)
+    cool = np.maximum(0, indoor_lag - COOL_BASE_C) * _cooling_schedule(hour)
+    vacancy = events["vacancy"].active
+    power += (k_heat.kw_per_k * np.where(vacancy, 0.3, 1.0))[:, None] * heat[None, :]
+    power += np.minimum(k_cool.kw_per_k[:, None] * cool[None, :], AC_MAX_KW) * (occ.at_home > 0)
 
-    power = base_kw + fridge + smooth
-    power += _appliance_events(
-        seed, idx, dnum, houses, daily * EVENT_SHARE * present, shift, wall, type_today
+    _anomalies(power, seed, idx, dnum, wall, events)
+    return DayLoad(power, outdoor, events)
+
+
+@dataclass
+class Gain:
+    """Electric kW a degree of a house's heating or cooling, and its share of the annual energy."""
+
+    kw_per_k: np.ndarray
+    fraction: np.ndarray
+
+
+def _hvac_gains(houses: HouseArrays, climate: Climate) -> tuple[Gain, Gain]:
+    """Heating and cooling gains sized to their share of the year in this climate."""
+    heat_dh, cool_dh = _degree_hours(climate)
+    heat_frac = np.where(houses.electric_heating, HEAT_FRACTION, 0.0)
+    heat = Gain(heat_frac * houses.annual_kwh / heat_dh, heat_frac)
+    # Where summers are mild the air conditioner runs little: its gain is capped, and the
+    # share of the year it takes is what that gain uses in the climate's degree-hours.
+    cool_k = np.where(
+        houses.has_ac, np.minimum(COOL_FRACTION * houses.annual_kwh / cool_dh, AC_KW_PER_K), 0.0
+    )
+    cool = Gain(cool_k, cool_k * cool_dh / np.maximum(houses.annual_kwh, 1.0))
+    return heat, cool
+
+
+def _lighting(
+    houses: HouseArrays,
+    budget_kwh: np.ndarray,
+    active: np.ndarray,
+    minutes: np.ndarray,
+    climate: Climate,
+) -> np.ndarray:
+    """Lights: on for the people awake at home, as far as daylight does not do it for them.
+
+    Sized so that a year of lighting is ``budget_kwh`` a day on average: long winter evenings
+    use more, summer evenings less.
+    """
+    dark = darkness(climate, minutes)
+    per_size = lighting_minutes_a_day(climate)
+    expected = per_size[np.clip(houses.occupants, 1, per_size.size - 1)]
+    kw = budget_kwh * 60.0 / expected
+    return kw[:, None] * EFFECTIVE_OCCUPANCY[active] * dark[None, :]
+
+
+def darkness(climate: Climate, utc_minutes: np.ndarray) -> np.ndarray:
+    """How much light a room needs (0..1): 1 after dusk, a little in daytime (inner rooms)."""
+    day_of_year = (utc_minutes // 1440 - _JAN1_2024) % 365.2422
+    declination = np.radians(23.44) * np.sin(2 * np.pi * (284 + day_of_year) / 365.2422)
+    solar_hours = (utc_minutes % 1440) / 60.0 + climate.longitude / 15.0
+    angle = np.radians(15.0 * (solar_hours - 12.0))
+    lat = np.radians(climate.latitude)
+    elevation = np.degrees(
+        np.arcsin(
+            np.sin(lat) * np.sin(declination) + np.cos(lat) * np.cos(declination) * np.cos(angle)
+        )
+    )
+    return np.clip((8.0 - elevation) / 10.0, 0.08, 1.0)
+
+
+@lru_cache(maxsize=8)
+def lighting_minutes_a_day(climate: Climate) -> np.ndarray:
+    """A year's mean of effective active occupancy times darkness, minutes a day, by size."""
+    curve = typical_activity()  # (sizes, wall minutes): mean effective occupancy
+    offset = standard_offset(climate)
+    total = np.zeros(curve.shape[0])
+    days = _JAN1_2024 + np.arange(0, 364, 7)
+    for d in days:
+        total += curve @ darkness(climate, d * 1440 + np.arange(1440) - offset)
+    return total / days.size
+
+
+def _activity_curves(wall: np.ndarray) -> np.ndarray:
+    """Each activity's weight at each minute of the day (activities, minutes), by wall clock."""
+    hours = np.arange(-1, 25) + 0.5
+    out = []
+    for name in ACTIVITIES:
+        h = ACTIVITY_BY_HOUR[name]
+        out.append(np.interp(wall / 60.0, hours, [h[-1], *h, h[0]]))
+    return np.stack(out)
+
+
+def _uses_a_day(houses: HouseArrays, owned: np.ndarray) -> np.ndarray:
+    """Expected uses a day of each appliance in each house (houses, appliances), unscaled."""
+    occ = houses.occupants.astype(float)[:, None]
+    a = np.array([ap.uses_a for ap in APPLIANCES])[None, :]
+    b = np.array([ap.uses_b for ap in APPLIANCES])[None, :]
+    return (a + b * occ) / 365.2422 * owned
+
+
+def _kwh_a_use() -> np.ndarray:
+    return np.array(
+        [(ap.kw * ap.minutes + ap.heat_kw * ap.heat_minutes) / 60.0 for ap in APPLIANCES]
     )
 
-    # Heating and cooling follow the outdoor temperature, on a thermostat schedule.
-    heat_dh, cool_dh = _degree_hours(climate)
-    local_hour_shared = wall / 60.0
-    heat_curve = np.maximum(0, HEAT_BASE_C - outdoor) * _heating_schedule(local_hour_shared) / 60.0
-    cool_curve = np.maximum(0, outdoor - COOL_BASE_C) * _cooling_schedule(local_hour_shared) / 60.0
-    k_heat = heat_frac * houses.annual_kwh / heat_dh * 60.0 * np.where(vacancy, 0.3, 1.0)
-    k_cool = cool_frac * houses.annual_kwh / cool_dh * 60.0 * np.where(vacancy, 0.0, 1.0)
-    power += k_heat[:, None] * heat_curve[None, :] + k_cool[:, None] * cool_curve[None, :]
 
-    # House-day anomalies and changes.
+def _slots(appliance: Appliance) -> int:
+    """Fixed draws a house-day: enough for twice the busiest house (eight people, guests)."""
+    return int(np.ceil(2.0 * (appliance.uses_a + 8 * appliance.uses_b) / 365.2422)) + 4
+
+
+def _appliance_events(
+    seed: int,
+    houses: HouseArrays,
+    dnum: int,
+    budget_kwh: np.ndarray,
+    active: np.ndarray,
+    wall: np.ndarray,
+) -> np.ndarray:
+    """Appliance uses, started when people are awake at home and doing what the hour is for.
+
+    Their number is scaled so that, over days, their energy is ``budget_kwh`` a day; a day with
+    more people awake at home (a weekend, guests) has more of them, an empty one none.
+    """
+    idx = houses.index
+    n, n_m = idx.size, wall.size
+    owned = np.stack(
+        [
+            (uniform(seed, S.HOUSE_APPLIANCE, k, idx) < ap.owned)
+            & (houses.has_shower if ap.name == "electric_shower" else True)
+            for k, ap in enumerate(APPLIANCES)
+        ],
+        axis=1,
+    )
+    uses = _uses_a_day(houses, owned)
+    typical = uses @ _kwh_a_use()
+    scale = np.divide(budget_kwh, typical, out=np.zeros(n), where=typical > 0)
+    size = np.clip(houses.occupants, 1, MAX_PEOPLE)
+    awake = active.sum(axis=1) / expected_active_minutes()[size]
+    expected = uses * (scale * awake)[:, None]
+    # Where in the day a use can start: weight = active people x the activity of the hour, on
+    # a five-minute grid (a day's length in minutes is always a multiple of five).
+    bins = n_m // START_BIN
+    active_bins = active.reshape(n, bins, START_BIN).sum(axis=2, dtype=np.float64)
+    weights = _activity_curves(wall[::START_BIN])
+    cdfs: dict[int, np.ndarray] = {}
+    diff = np.zeros((n, n_m + 1))
+    for k, ap in enumerate(APPLIANCES):
+        slots = _slots(ap)
+        chance = np.minimum(expected[:, k] / slots, 1.0)[:, None]
+        on = (
+            uniform(seed, S.APPLIANCE_SLOT, k, idx[:, None], dnum, np.arange(slots)[None, :])
+            < chance
+        )
+        rows, cols = np.nonzero(on)
+        if rows.size == 0:
+            continue
+        a = ACTIVITIES.index(ap.activity)
+        if a not in cdfs:
+            cdfs[a] = _row_cdfs(active_bins * weights[a][None, :])
+        u = uniform(seed, S.APPLIANCE_TIME, k, idx[rows], dnum, cols)
+        start_bin = np.clip(np.searchsorted(cdfs[a], rows + u) - rows * bins, 0, bins - 1)
+        within = np.floor(START_BIN * uniform(seed, S.APPLIANCE_TIME, k, idx[rows], dnum, cols, 1))
+        start = start_bin * START_BIN + within.astype(np.int64)
+        kw = ap.kw * (0.8 + 0.4 * uniform(seed, S.HOUSE_APPLIANCE_KW, k, idx[rows]))
+        length = np.round(
+            ap.minutes * (0.6 + 0.8 * uniform(seed, S.APPLIANCE_LENGTH, k, idx[rows], dnum, cols))
+        )
+        _add_use(diff, rows, start, ap.heat_minutes, ap.heat_kw, n_m)
+        _add_use(diff, rows, start + ap.heat_minutes, length.astype(np.int64), kw, n_m)
+    return np.cumsum(diff, axis=1)[:, :n_m]
+
+
+def _row_cdfs(weights: np.ndarray) -> np.ndarray:
+    """Each row's cumulative distribution, offset by its row number and flattened.
+
+    One ``searchsorted`` over the result with ``row + u`` draws from every row at once.
+    """
+    cdf = np.cumsum(weights, axis=1)
+    total = cdf[:, -1:]
+    cdf = np.divide(cdf, total, out=np.ones_like(cdf), where=total > 0)
+    return (cdf + np.arange(weights.shape[0])[:, None]).ravel()
+
+
+def _add_use(diff: np.ndarray, rows: np.ndarray, start: np.ndarray, minutes, kw, n_m: int) -> None:
+    """Add a constant draw from ``start`` for ``minutes`` to the difference grid."""
+    s = np.minimum(start, n_m)
+    e = np.minimum(start + minutes, n_m)
+    np.add.at(diff, (rows, s), kw)
+    np.add.at(diff, (rows, e), -np.asarray(kw) * np.ones_like(s))
+
+
+def _anomalies(
+    power: np.ndarray, seed: int, idx: np.ndarray, dnum: int, wall: np.ndarray, events: dict
+) -> None:
+    """Apply the day's anomalies and changes to ``power`` in place."""
     left_on = events["appliance_left_on"]
     if left_on.active.any():
         start_hour = np.floor(uniform(seed, S.EPISODE_HOUR, idx, dnum) * 20)
@@ -349,50 +549,3 @@ def simulate_load(
     power += np.where(events["new_appliance"].active, 0.07, 0.0)[:, None]
     bypass = events["meter_bypass"]
     power *= np.where(bypass.active, 0.3 + 0.2 * bypass.size, 1.0)[:, None]
-    return DayLoad(power, outdoor, events)
-
-
-def _appliance_events(
-    seed: int,
-    idx: np.ndarray,
-    dnum: int,
-    houses: HouseArrays,
-    budget_kwh: np.ndarray,
-    shift: np.ndarray,
-    wall: np.ndarray,
-    type_today: int,
-) -> np.ndarray:
-    """Appliance switch-ons, scaled so that their expected energy is ``budget_kwh``."""
-    n, n_m = idx.size, wall.size
-    # The first minute of the day at which the wall clock reads at least m: a start in a skipped
-    # hour waits for the clocks, a start in a repeated hour happens at its first occurrence.
-    first_at = np.searchsorted(np.maximum.accumulate(wall), np.arange(1440))
-    occ = houses.occupants.astype(float)
-    rates, energy = [], np.zeros(n)
-    for _, kw, minutes, a, b, needs_shower in APPLIANCES:
-        rate = (a + b * occ) * (houses.has_shower if needs_shower else 1.0)
-        rates.append(rate)
-        energy += rate * kw * minutes / 60.0
-    scale = np.divide(budget_kwh, energy, out=np.zeros(n), where=energy > 0)
-    cdf = np.cumsum(TEMPLATES[type_today])
-    cdf /= cdf[-1]
-    diff = np.zeros((n, n_m + 1))
-    for a_id, ((_, kw, minutes, *_), rate) in enumerate(zip(APPLIANCES, rates, strict=True)):
-        expected = rate * scale
-        # A fixed number of slots per house (a binomial close to Poisson): the draws of a house
-        # must not depend on which other houses share its chunk.
-        slots = APPLIANCE_SLOTS
-        slot = np.arange(slots)[None, :]
-        hs = idx[:, None]
-        chance = np.minimum(expected / slots, 1.0)[:, None]
-        on = uniform(seed, S.APPLIANCE_SLOT, a_id, hs, dnum, slot) < chance
-        rows, cols = np.nonzero(on)
-        if rows.size == 0:
-            continue
-        u_time = uniform(seed, S.APPLIANCE_TIME, a_id, idx[rows], dnum, cols)
-        local_start = np.searchsorted(cdf, u_time)
-        start = first_at[(local_start + shift[rows]) % 1440]
-        end = np.minimum(start + minutes, n_m)
-        np.add.at(diff, (rows, start), kw)
-        np.add.at(diff, (rows, end), -kw)
-    return np.cumsum(diff, axis=1)[:, :n_m]

@@ -26,22 +26,60 @@ class Climate:
     electric_heating_share: float
     gas_heating_share: float
     air_conditioning_share: float
+    latitude: float = 0.0  # degrees north: daylight, and so lighting
+    longitude: float = 0.0  # degrees east: when the sun is highest on the local clock
 
 
 CLIMATES: dict[str, Climate] = {
     # Santiago de Chile (Quinta Normal normals): January mean about 21 C, July about 8 C, a wide
     # dry-climate daily swing; Chile's grid is 220 V / 50 Hz.
     "santiago": Climate(
-        "santiago", "America/Santiago", "south", 14.6, 6.8, 20, 7.0, 220.0, 0.20, 0.55, 0.30
+        "santiago",
+        "America/Santiago",
+        "south",
+        14.6,
+        6.8,
+        20,
+        7.0,
+        220.0,
+        0.20,
+        0.55,
+        0.12,  # air conditioning: about one home in eight (an assumption, docs/simulation.md)
+        latitude=-33.45,
+        longitude=-70.67,
     ),
     # London (Heathrow normals): July mean about 19 C, January about 5.5 C; 230 V.
     "london": Climate(
-        "london", "Europe/London", "north", 11.6, 6.7, 200, 4.0, 230.0, 0.10, 0.80, 0.05
+        "london",
+        "Europe/London",
+        "north",
+        11.6,
+        6.7,
+        200,
+        4.0,
+        230.0,
+        0.10,
+        0.80,
+        0.05,
+        latitude=51.48,
+        longitude=-0.45,
     ),
     # Madrid (Retiro normals): July mean about 26 C, January about 6.5 C; 230 V; much air
     # conditioning.
     "madrid": Climate(
-        "madrid", "Europe/Madrid", "north", 15.2, 9.7, 205, 6.5, 230.0, 0.25, 0.55, 0.55
+        "madrid",
+        "Europe/Madrid",
+        "north",
+        15.2,
+        9.7,
+        205,
+        6.5,
+        230.0,
+        0.25,
+        0.55,
+        0.55,
+        latitude=40.41,
+        longitude=-3.68,
     ),
 }
 
