@@ -1,8 +1,8 @@
 """Household load at one-minute resolution: what each home draws, before the meter reports it.
 
-Per house and minute, in kW: an always-on base, a cycling fridge, a smooth behavioural load
-that follows a standard residential profile (BDEW H0's shape) shifted and scaled per house,
-appliance events (kettle, oven, shower ...), electric heating and air conditioning driven by
+Per house and minute, in kW: an always-on base, a cycling fridge, lighting and appliance uses
+(kettle, hob, oven, washing machine, shower, screens ...) driven by the household's occupancy
+(``occupancy.py``: who is at home and awake), electric heating and air conditioning driven by
 the outdoor temperature, and the house-day events (vacancies, guests, faults of appliances, a
 meter bypass). Vectorised over houses; every draw is keyed on (seed, house, day).
 """
@@ -35,8 +35,8 @@ from energy_assets.simulation.weather import (
     standard_offset,
 )
 
-# BDEW H0-like hourly shapes (relative to the day's mean): a night trough, a morning rise, a
-# midday plateau and the evening peak; Saturdays rise later, Sundays cook at midday.
+# A feeder's expected load through the day (the voltage drop follows it): BDEW H0-like hourly
+# shapes relative to the day's mean; Saturdays rise later, Sundays cook at midday.
 _WEEKDAY = [
     0.62,
     0.48,
@@ -166,6 +166,7 @@ ACTIVITY_BY_HOUR = {
 }  # fmt: skip
 ACTIVITIES = tuple(ACTIVITY_BY_HOUR)
 FRIDGE_SHARE = 0.12  # of a day's non-heating energy, in the fridge's compressor cycles
+FRIDGE_DUTY = 0.4  # the share of a cycle its compressor runs
 LIGHT_SHARE = 0.12  # in lighting, over a year
 HEAT_FRACTION = 0.45  # of an electrically heated home's annual energy
 COOL_FRACTION = 0.10  # of an air-conditioned home's annual energy, where summers need it
@@ -185,11 +186,6 @@ def _minute_template(hourly: list[float]) -> np.ndarray:
 
 
 TEMPLATES = np.stack([_minute_template(h) for h in (_WEEKDAY, _SATURDAY, _SUNDAY)])
-
-
-def day_type(weekday: np.ndarray) -> np.ndarray:
-    """0 weekday, 1 Saturday, 2 Sunday, from Python weekdays (Monday 0)."""
-    return np.where(weekday == 5, 1, np.where(weekday == 6, 2, 0))
 
 
 @lru_cache(maxsize=16)
@@ -330,10 +326,13 @@ def simulate_load(
 
     base_share = 0.10 + 0.08 * uniform(seed, S.HOUSE_BASE, idx)
     power = np.repeat((daily * base_share / 24.0)[:, None], minutes.size, axis=1)
-    # Fridge: a compressor on for 18 minutes of every 45, phase per house, whoever is home.
-    fridge_on_kw = daily * FRIDGE_SHARE / 24.0 / 0.4
-    phase = np.floor(uniform(seed, S.HOUSE_FRIDGE, idx) * 45).astype(np.int64)
-    power += ((minutes[None, :] + phase[:, None]) % 45 < 18) * fridge_on_kw[:, None]
+    # Fridge: a compressor on for 40 % of a cycle of 38-56 minutes (per house, so its phase
+    # drifts from day to day as a real one does), whoever is home.
+    fridge_on_kw = daily * FRIDGE_SHARE / 24.0 / FRIDGE_DUTY
+    cycle = np.floor(38 + 19 * uniform(seed, S.HOUSE_FRIDGE, idx)).astype(np.int64)
+    phase = np.floor(uniform(seed, S.HOUSE_FRIDGE, idx, 1) * cycle).astype(np.int64)
+    in_cycle = (minutes[None, :] + phase[:, None]) % cycle[:, None]
+    power += (in_cycle < np.round(FRIDGE_DUTY * cycle)[:, None]) * fridge_on_kw[:, None]
     power += _lighting(houses, daily * LIGHT_SHARE, occ.active, minutes, climate)
     events_kwh = daily * (1 - base_share - FRIDGE_SHARE - LIGHT_SHARE)
     power += _appliance_events(seed, houses, dnum, events_kwh, occ.active, wall)
