@@ -1,16 +1,25 @@
-"""Consumption anomalies: each house-day against the house's own weather-adjusted baseline.
+"""Consumption anomalies: each house-day against the house's own weather-normalised baseline.
 
-The baseline is a degree-day model in the spirit of CalTRACK's daily method: daily energy
-regressed on heating and cooling degree-days (and a weekend term), fitted per house on up to
-56 days before the scored day, and trusted once it has 28 of them (the warm-up). A second
-channel does the same for the night base load, which is steady from day to day in a healthy
-home and moves a lot when an appliance fails (it rises) or the meter is bypassed (it falls).
+The baseline follows CalTRACK's daily method (daily energy on heating and cooling degree-days
+with a balance-point search), fitted per house on up to 56 days before the scored day and
+trusted once it has 28 of them (the warm-up). Each house gets the candidate that explains its
+days best — no weather term, heating at one of several balance points, cooling at one of
+several, or both — and a term is kept only when its slope is positive and clearly non-zero
+(CalTRACK's p < 0.1, here a t-statistic above 1.65), so a window without cold days does not
+invent a heating slope, and a term a house does have is not left out.
 
-The fit is robust (a median start, then Tukey-bisquare weights shared by both channels), so a
-fortnight of vacancy in the history does not drag the baseline down with it. A day is
-anomalous when a channel's residual is far outside the house's own spread *and* a sizeable
-share of what was expected: a house that is merely busy (guests) stays normal. The thresholds
-were chosen on simulated summer and winter months and are scored again on every run.
+Three channels are scored against the same model: the day's energy, its night-time base load
+(steady in a healthy home; up when an appliance fails, down when the meter is bypassed) and its
+*activity* (energy above the base: near nothing when the house is empty). The fit is robust (a
+median start, then Tukey-bisquare weights shared by the channels), so a fortnight of vacancy in
+the history does not drag the baseline down.
+
+A verdict is given only when the baseline is sufficient: 28 days of history, a scored day whose
+readings are complete, and — for an energy *above* the baseline — a day no colder (or hotter,
+for a cooling house) than the window has seen by more than a margin: a cold snap beyond the
+window's range is what the model cannot know, so it does not raise an alarm on its own (a low
+day is still judged: cold never lowers a home's use). Every row says why it was flagged, or
+why no verdict was given, in ``reason``.
 
 Plain pandas and numpy; nothing here reads the simulator's truth except
 :func:`score_against_truth`, which is only called for evaluation.
@@ -25,11 +34,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from energy_assets.analytics.daily import HOURLY_COLUMNS
 from energy_assets.analytics.features import is_weekend
-from energy_assets.analytics.regression import design, fit_per_house
+from energy_assets.analytics.regression import HouseFits, design, fit_per_house
 
-REGRESSORS = ["hdd", "cdd", "weekend"]
-CHANNELS = ["total_kwh", "base_load_kw"]
+CHANNELS = ["total_kwh", "base_load_kw", "activity_kwh", "sustained_kw", "peak_kw"]
+#: Balance points searched (daily mean temperature, °C), as CalTRACK searches them.
+HEATING_BALANCE_POINTS = (12.0, 14.0, 16.0, 18.0)
+COOLING_BALANCE_POINTS = (20.0, 22.0, 24.0)
+#: Hours a load must hold to count as sustained (an appliance left on runs 6-18 h).
+SUSTAINED_HOURS = 6
 ANOMALY_COLUMNS = (
     "house_id",
     "day",
@@ -40,50 +54,232 @@ ANOMALY_COLUMNS = (
     "base_load_kw",
     "expected_base_load_kw",
     "base_load_score",
+    "activity_kwh",
+    "expected_activity_kwh",
+    "activity_score",
+    "sustained_kw",
+    "expected_sustained_kw",
+    "sustained_score",
+    "peak_kw",
+    "expected_peak_kw",
+    "model",
     "is_anomaly",
+    "reason",
     "history_days",
 )
 _DTYPES = {
     "house_id": "object",
     "day": "object",
+    "model": "object",
     "is_anomaly": "boolean",
+    "reason": "object",
     "history_days": "int64",
 }
 
 
 @dataclass(frozen=True)
 class BaselineParams:
-    """How the baseline is fitted and when a residual is an anomaly."""
+    """How the baseline is fitted, when it is sufficient and when a residual is an anomaly."""
 
     history_days: int = 56
     min_history_days: int = 28
     robust_iterations: int = 6
-    # Daily energy: robust z-score, and the ratio to expected outside [low, high].
-    energy_threshold: float = 5.0
-    energy_ratio_low: float = 0.5
-    energy_ratio_high: float = 1.8
-    # Night base load: the same, tighter, because it is steadier.
-    base_threshold: float = 2.5
-    base_ratio_low: float = 0.75
-    base_ratio_high: float = 2.0
+    # A weather term is kept when its slope is this clear and worth this share of the mean: a
+    # window's days are not independent (a week of guests that happened to be cold looks like
+    # heating), so the bar is higher than CalTRACK's p < 0.1 over a year.
+    min_t_statistic: float = 3.0
+    min_weather_share: float = 0.05
+    min_completeness: float = 0.9  # of the scored day's intervals, for a verdict
+    extrapolation_margin_dd: float = 2.0  # degree-days beyond the window's coldest/hottest
+    # An appliance left on: the load held over six hours rises by this much (kW) and score.
+    sustained_rise_kw: float = 0.8
+    sustained_threshold: float = 4.0
+    # A failing appliance: the night-time base rises by this much (kW), ratio and score, so a
+    # new freezer (tens of watts, a change of life) is not an anomaly.
+    base_rise_kw: float = 0.2
+    base_ratio_high: float = 1.5
+    base_threshold: float = 3.0
+    # A bypassed meter: everything it sees falls, the base load with it.
+    base_ratio_low: float = 0.55
+    # An empty house: little energy, next to no activity above the base, no peak to speak of.
+    idle_energy_ratio: float = 0.55
+    idle_activity_ratio: float = 0.3
+    idle_peak_ratio: float = 0.3
     sigma_floor_relative: float = 0.05  # a channel's spread is at least this share of expected
 
 
 def _prepared(daily: pd.DataFrame) -> pd.DataFrame:
-    d = daily[["house_id", "day", *CHANNELS, "hdd", "cdd"]].copy()
+    d = daily.copy()
     d["day"] = pd.to_datetime(d["day"]).dt.date
     d["weekend"] = is_weekend(d["day"]).astype(float)
+    if "temperature_mean" not in d:  # hand-made aggregates: a temperature from the degree-days
+        d["temperature_mean"] = np.where(d["hdd"] > 0, 15.5 - d["hdd"], 15.5 + d["cdd"])
+    if "completeness" not in d:
+        d["completeness"] = 1.0
+    # Energy above the base load; a 23- or 25-hour day differs by 4 %, noise at this scale.
+    d["activity_kwh"] = np.maximum(0.0, d["total_kwh"] - 24.0 * d["base_load_kw"])
+    d["sustained_kw"] = sustained_load(d)
+    t = d["temperature_mean"].to_numpy(float)
+    for b in HEATING_BALANCE_POINTS:
+        d[f"hdd_{b:g}"] = np.maximum(0.0, b - t)
+    for b in COOLING_BALANCE_POINTS:
+        d[f"cdd_{b:g}"] = np.maximum(0.0, t - b)
     return d
+
+
+def sustained_load(daily: pd.DataFrame, hours: int = SUSTAINED_HOURS) -> np.ndarray:
+    """The highest load a house held for ``hours`` on end: the best run's quietest hour (kW).
+
+    Cooking and guests make short peaks; an appliance left on for the afternoon lifts every
+    hour of a long run, which is what this sees.
+    """
+    hourly = daily[list(HOURLY_COLUMNS)].to_numpy(float)
+    if not len(hourly):
+        return np.zeros(0)
+    runs = np.lib.stride_tricks.sliding_window_view(hourly, hours, axis=1).min(axis=2)
+    return runs.max(axis=1)
+
+
+def _candidates() -> list[tuple[str, ...]]:
+    """Weather terms of the candidate models (a weekend term is always in)."""
+    heat = [(f"hdd_{b:g}",) for b in HEATING_BALANCE_POINTS]
+    cool = [(f"cdd_{b:g}",) for b in COOLING_BALANCE_POINTS]
+    both = [h + c for h in heat for c in cool if float(h[0][4:]) < float(c[0][4:])]
+    return [(), *heat, *cool, *both]
+
+
+@dataclass
+class Baseline:
+    """Per house: the chosen model's weather terms, its fits per channel and the window."""
+
+    houses: pd.Index
+    terms: list[tuple[str, ...]]
+    fits: dict[str, dict[str, HouseFits]]  # by model name, then channel
+    model: np.ndarray  # chosen model name per house
+    n: np.ndarray  # days of history
+    max_dd: pd.DataFrame  # per house: the window's largest value of every degree-day column
+
+
+def _name(terms: tuple[str, ...]) -> str:
+    return "+".join(terms) or "intercept"
+
+
+def fit_baseline(history: pd.DataFrame, params: BaselineParams) -> Baseline:
+    """Choose, per house, the best valid candidate for its window, then fit its channels.
+
+    Best: the lowest robust spread of daily energy, after a BIC-like penalty for each term.
+    Valid: every weather slope positive, with a t-statistic of at least ``min_t_statistic``
+    and worth ``min_weather_share`` of the mean. The choice uses a light robust fit of the
+    energy alone; the chosen model is then fitted to every channel, robustly, once.
+    """
+    houses = pd.Index(sorted(history["house_id"].unique()))
+    mean = history.groupby("house_id")["total_kwh"].mean().reindex(houses).to_numpy()
+    names, scores = [], []
+    for terms in _candidates():
+        regs = [*terms, "weekend"]
+        energy = fit_per_house(history, ["total_kwh"], regs, robust_iterations=2)["total_kwh"]
+        pos = pd.Index(energy.houses).get_indexer(houses)
+        n = energy.n[pos].astype(float)
+        spread = np.maximum(energy.scale[pos], 1e-6)
+        score = n * np.log(spread**2) + (len(regs) + 1) * np.log(np.maximum(n, 2))
+        if terms:
+            t = _t_statistics(history, energy, regs)[pos][:, 1 : 1 + len(terms)]
+            slope = energy.coef[pos][:, 1 : 1 + len(terms)]
+            dd = history.groupby("house_id")[list(terms)].mean().reindex(houses).to_numpy()
+            worth = slope * dd >= params.min_weather_share * mean[:, None]
+            ok = (slope > 0) & (t >= params.min_t_statistic) & worth
+            score = np.where(ok.all(axis=1), score, np.inf)
+        names.append(_name(terms))
+        scores.append(score)
+    model = np.array(names, dtype=object)[np.argmin(np.stack(scores), axis=0)]
+    chosen = pd.Series(model, index=houses)
+    fits = {}
+    for name in np.unique(model):
+        terms = [] if name == "intercept" else name.split("+")
+        rows = history[history["house_id"].map(chosen) == name]
+        fits[name] = fit_per_house(rows, CHANNELS, [*terms, "weekend"], params.robust_iterations)
+    n = history.groupby("house_id").size().reindex(houses).to_numpy()
+    dd_cols = [c for c in history.columns if c.startswith(("hdd_", "cdd_"))]
+    max_dd = history.groupby("house_id")[dd_cols].max().reindex(houses)
+    return Baseline(houses, _candidates(), fits, model, n, max_dd)
+
+
+def _t_statistics(frame: pd.DataFrame, fit: HouseFits, regressors: list[str]) -> np.ndarray:
+    """Per house and coefficient, |coefficient| over its standard error (robust spread)."""
+    codes = pd.Index(fit.houses).get_indexer(frame["house_id"])
+    x = design(frame, regressors)
+    k = x.shape[1]
+    xtx = np.zeros((len(fit.houses), k, k))
+    for i in range(k):
+        for j in range(i, k):
+            xtx[:, i, j] = xtx[:, j, i] = np.bincount(codes, x[:, i] * x[:, j], len(fit.houses))
+    ridge = 1e-9 * np.eye(k)[None, :, :] * np.maximum(np.einsum("gii->gi", xtx), 1.0)[:, :, None]
+    cov = np.linalg.inv(xtx + ridge) * (fit.scale[:, None, None] ** 2)
+    se = np.sqrt(np.maximum(np.einsum("gii->gi", cov), 1e-18))
+    return np.abs(fit.coef) / se
+
+
+def _expected(
+    today: pd.DataFrame, base: Baseline, channel: str, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each house-day's expected value and the spread of its channel under its chosen model."""
+    expected = np.full(len(today), np.nan)
+    spread = np.full(len(today), np.nan)
+    pos = base.houses.get_indexer(today["house_id"])
+    chosen = np.where(pos >= 0, base.model[np.maximum(pos, 0)], None)
+    for name, f in base.fits.items():
+        rows = np.flatnonzero(chosen == name)
+        if rows.size == 0:
+            continue
+        fit = f[channel]
+        p = pd.Index(fit.houses).get_indexer(today["house_id"].iloc[rows])
+        terms = [] if name == "intercept" else name.split("+")
+        frame = today.iloc[rows].copy()
+        # Beyond the window's temperatures the model is not trusted to extrapolate: the
+        # degree-days are held at the window's range plus the margin.
+        seen = base.max_dd.reindex(frame["house_id"])
+        for term in terms:
+            frame[term] = np.minimum(frame[term].to_numpy(), seen[term].to_numpy() + margin)
+        x = design(frame, [*terms, "weekend"])
+        expected[rows] = np.maximum(0.0, np.einsum("nk,nk->n", x, fit.coef[p]))
+        spread[rows] = fit.scale[p]
+    return expected, spread
+
+
+def _channel(today: pd.DataFrame, base: Baseline | None, channel: str, params: BaselineParams):
+    """Actual, expected, robust z-score and ratio to expected of one channel."""
+    actual = today[channel].to_numpy(float)
+    if base is None:
+        nan = np.full(len(today), np.nan)
+        return actual, nan, nan, nan
+    expected, spread = _expected(today, base, channel, params.extrapolation_margin_dd)
+    sigma = np.maximum(
+        np.nan_to_num(spread), np.maximum(params.sigma_floor_relative * expected, 1e-3)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(expected > 0, actual / expected, np.inf)
+    return actual, expected, (actual - expected) / sigma, ratio
+
+
+def _beyond_window(today: pd.DataFrame, base: Baseline, params: BaselineParams) -> np.ndarray:
+    """Whether the day is colder (hotter) than the window by more than the margin, measured
+    in the degree-days of every balance point the models search."""
+    pos = base.houses.get_indexer(today["house_id"])
+    beyond = np.zeros(len(today), dtype=bool)
+    for col in base.max_dd.columns:
+        seen = base.max_dd[col].to_numpy(float)[np.maximum(pos, 0)]
+        beyond |= today[col].to_numpy(float) > seen + params.extrapolation_margin_dd
+    return beyond & (pos >= 0)
 
 
 def detect_anomalies(
     daily: pd.DataFrame, days: Sequence[dt.date], params: BaselineParams = BaselineParams()
 ) -> pd.DataFrame:
-    """One row per house and scored day: actual, expected, residual, scores and ``is_anomaly``.
+    """One row per house and scored day: actual, expected, scores, ``is_anomaly`` and ``reason``.
 
     ``daily`` holds the daily aggregates of the scored days and of the history before them.
-    A house-day with less than ``min_history_days`` of history gets expected values but no
-    verdict (``is_anomaly`` is null): the baseline is not trusted yet.
+    A house-day whose baseline is not sufficient gets expected values where there are any and
+    no verdict (``is_anomaly`` is null), with the reason.
     """
     d = _prepared(daily)
     frames = []
@@ -93,7 +289,7 @@ def detect_anomalies(
             continue
         first = day - dt.timedelta(days=params.history_days)
         history = d[(d["day"] >= first) & (d["day"] < day)]
-        frames.append(_score_day(today, history, params))
+        frames.append(_score_day(today.reset_index(drop=True), history, params))
     if not frames:
         return pd.DataFrame(
             {c: pd.Series(dtype=_DTYPES.get(c, "float64")) for c in ANOMALY_COLUMNS}
@@ -101,59 +297,100 @@ def detect_anomalies(
     return pd.concat(frames, ignore_index=True)[list(ANOMALY_COLUMNS)]
 
 
-def _channel(
-    today: pd.DataFrame, fits, channel: str, params: BaselineParams
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Expected value, robust z-score and ratio to expected of one channel."""
-    actual = today[channel].to_numpy(float)
-    expected = np.full(len(today), np.nan)
-    scale = np.full(len(today), np.nan)
-    if fits is not None:
-        fit = fits[channel]
-        pos = pd.Index(fit.houses).get_indexer(today["house_id"])
-        has = pos >= 0
-        x = design(today, REGRESSORS)
-        expected[has] = np.maximum(0.0, np.einsum("nk,nk->n", x[has], fit.coef[pos[has]]))
-        scale[has] = fit.scale[pos[has]]
-    sigma = np.maximum(
-        np.nan_to_num(scale), np.maximum(params.sigma_floor_relative * expected, 1e-3)
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(expected > 0, actual / expected, np.inf)
-    return expected, (actual - expected) / sigma, ratio
-
-
 def _score_day(today: pd.DataFrame, history: pd.DataFrame, params: BaselineParams) -> pd.DataFrame:
-    fits = (
-        fit_per_house(history, CHANNELS, REGRESSORS, params.robust_iterations)
-        if not history.empty
-        else None
-    )
+    base = fit_baseline(history, params) if not history.empty else None
     n = np.zeros(len(today), dtype=np.int64)
-    if fits is not None:
-        pos = pd.Index(fits["total_kwh"].houses).get_indexer(today["house_id"])
-        n = np.where(pos >= 0, fits["total_kwh"].n[np.maximum(pos, 0)], 0)
-    exp_e, z_e, r_e = _channel(today, fits, "total_kwh", params)
-    exp_b, z_b, r_b = _channel(today, fits, "base_load_kw", params)
-    energy_off = (np.abs(z_e) >= params.energy_threshold) & (
-        (r_e <= params.energy_ratio_low) | (r_e >= params.energy_ratio_high)
+    model = np.full(len(today), None, dtype=object)
+    beyond = np.zeros(len(today), dtype=bool)
+    if base is not None:
+        pos = base.houses.get_indexer(today["house_id"])
+        n = np.where(pos >= 0, base.n[np.maximum(pos, 0)], 0)
+        model = np.where(pos >= 0, base.model[np.maximum(pos, 0)], None)
+        beyond = _beyond_window(today, base, params)
+    ch = {c: _channel(today, base, c, params) for c in CHANNELS}
+    (act_e, exp_e, z_e, r_e), (act_b, exp_b, z_b, r_b) = ch["total_kwh"], ch["base_load_kw"]
+    (act_a, exp_a, z_a, r_a), (act_s, exp_s, z_s, _) = ch["activity_kwh"], ch["sustained_kw"]
+    act_p, exp_p, _, _ = ch["peak_kw"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_peak = (act_p - act_b) / (exp_p - exp_b)
+    left_on = (
+        (act_s - exp_s >= params.sustained_rise_kw) & (z_s >= params.sustained_threshold) & ~beyond
     )
-    base_off = (np.abs(z_b) >= params.base_threshold) & (
-        (r_b <= params.base_ratio_low) | (r_b >= params.base_ratio_high)
+    base_up = (
+        (act_b - exp_b >= params.base_rise_kw)
+        & (r_b >= params.base_ratio_high)
+        & (z_b >= params.base_threshold)
+        & ~beyond
     )
-    verdict = pd.array(energy_off | base_off, dtype="boolean")
-    verdict[n < params.min_history_days] = pd.NA
-    out = today[["house_id", "day"]].reset_index(drop=True)
-    actual = today["total_kwh"].to_numpy(float)
-    out["actual_kwh"] = actual
+    base_down = (r_b <= params.base_ratio_low) & (z_b <= -params.base_threshold)
+    idle = (
+        (r_e <= params.idle_energy_ratio)
+        & (r_a <= params.idle_activity_ratio)
+        & (r_peak <= params.idle_peak_ratio)
+    )
+    flagged = left_on | base_up | base_down | idle
+    high_beyond = beyond & ((z_s >= params.sustained_threshold) | (z_b >= params.base_threshold))
+
+    complete = today["completeness"].to_numpy(float) >= params.min_completeness
+    sufficient = (n >= params.min_history_days) & complete
+    verdict = pd.array(flagged, dtype="boolean")
+    verdict[~sufficient] = pd.NA
+    findings = {
+        "a load held for hours": (left_on, act_s - exp_s, z_s, "kW over six hours"),
+        "base load up": (base_up, act_b - exp_b, z_b, "kW"),
+        "base load down": (base_down, act_b - exp_b, z_b, "kW"),
+        "no activity": (idle, act_e - exp_e, z_e, "kWh"),
+    }
+    reason = _reasons(params, n, today["completeness"].to_numpy(float), high_beyond, findings)
+    out = today[["house_id", "day"]].copy()
+    out["actual_kwh"] = act_e
     out["expected_kwh"] = exp_e
-    out["residual_kwh"] = actual - exp_e
+    out["residual_kwh"] = act_e - exp_e
     out["score"] = z_e
-    out["base_load_kw"] = today["base_load_kw"].to_numpy(float)
+    out["base_load_kw"] = act_b
     out["expected_base_load_kw"] = exp_b
     out["base_load_score"] = z_b
+    out["activity_kwh"] = act_a
+    out["expected_activity_kwh"] = exp_a
+    out["activity_score"] = z_a
+    out["sustained_kw"] = act_s
+    out["expected_sustained_kw"] = exp_s
+    out["sustained_score"] = z_s
+    out["peak_kw"] = act_p
+    out["expected_peak_kw"] = exp_p
+    out["model"] = model
     out["is_anomaly"] = verdict
+    out["reason"] = reason
     out["history_days"] = n
+    return out
+
+
+def _reasons(
+    params: BaselineParams,
+    n: np.ndarray,
+    completeness: np.ndarray,
+    high_beyond: np.ndarray,
+    findings: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, str]],
+) -> list[str]:
+    """Why each house-day was flagged (component, residual, score), or why no verdict."""
+    out = []
+    for i in range(len(n)):
+        if n[i] < params.min_history_days:
+            out.append(f"no verdict: {n[i]} of {params.min_history_days} days of history")
+        elif completeness[i] < params.min_completeness:
+            out.append(f"no verdict: {completeness[i]:.0%} of the day's intervals")
+        else:
+            parts = [
+                f"{name}: {residual[i]:+.2f} {unit} (z {score[i]:+.1f})"
+                for name, (hit, residual, score, unit) in findings.items()
+                if hit[i]
+            ]
+            if parts:
+                out.append("; ".join(parts))
+            elif high_beyond[i]:
+                out.append("high, but beyond the baseline's temperatures: not judged as high")
+            else:
+                out.append("within the baseline")
     return out
 
 
@@ -199,13 +436,12 @@ def baseline_curve(
     """One house's daily energy over its history and ``day``, with the baseline fitted for ``day``."""
     d = _prepared(daily[daily["house_id"] == house_id])
     first = day - dt.timedelta(days=params.history_days)
-    window = d[(d["day"] >= first) & (d["day"] <= day)].sort_values("day")
+    window = d[(d["day"] >= first) & (d["day"] <= day)].sort_values("day").reset_index(drop=True)
     history = window[window["day"] < day]
     expected = np.full(len(window), np.nan)
     if not history.empty:
-        fit = fit_per_house(history, CHANNELS, REGRESSORS, params.robust_iterations)["total_kwh"]
-        x = design(window, REGRESSORS)
-        expected = np.maximum(0.0, x @ fit.coef[0])
+        base = fit_baseline(history, params)
+        expected, _ = _expected(window, base, "total_kwh", params.extrapolation_margin_dd)
     return pd.DataFrame(
         {
             "day": window["day"].to_numpy(),

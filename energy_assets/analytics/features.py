@@ -34,6 +34,10 @@ FEATURES = (
     "peak_ratio",
     "base_ratio",
     "day_to_day_cv",
+    "log_night_kwh",
+    "log_base_load_kw",
+    "log_low_day_kwh",
+    "log_evening_kwh",
     *SHAPE_COLUMNS,
 )
 
@@ -90,6 +94,13 @@ def household_features(daily: pd.DataFrame) -> pd.DataFrame:
             "peak_ratio": g["peak_kw"].mean() / mean_kw,
             "base_ratio": g["base_load_kw"].mean() / mean_kw,
             "day_to_day_cv": (g["total_kwh"].std(ddof=0) / mean_kwh).fillna(0.0),
+            # What a home uses whether or not anyone is busy (standby, the fridge, the night)
+            # scales with its size and varies little from day to day: a steadier view of the
+            # level than the days' mean, which occupancy moves by a third.
+            "log_night_kwh": np.log(g["night_kwh"].mean().clip(lower=1e-3)),
+            "log_base_load_kw": np.log(g["base_load_kw"].median().clip(lower=1e-3)),
+            "log_low_day_kwh": np.log(g["total_kwh"].quantile(0.25).clip(lower=1e-3)),
+            "log_evening_kwh": np.log(g["evening_kwh"].mean().clip(lower=1e-3)),
         },
         index=mean_kwh.index,
     ).join(shape)

@@ -41,9 +41,14 @@ from energy_assets.simulation.settings import PROFILES
 from energy_assets.storage.lake import LakeResource
 
 GROUP = "analytics"
-CLASSIFIER_WINDOW_DAYS = 28
-MACRO_F1_FLOOR = 0.90
-ANOMALY_FLOOR = 0.80
+#: The classifier learns from up to 56 trailing days and is judged once it has 28: a house's
+#: level over eight weeks is half again as certain as over four (day-to-day use varies by a
+#: third), which is what separates houses near a profile's edge.
+CLASSIFIER_WINDOW_DAYS = 56
+CLASSIFIER_MIN_DAYS = 28
+MACRO_F1_FLOOR = 0.90  # a day's model on ~150 held-out houses; cell means reach 0.92
+ANOMALY_PRECISION_FLOOR = 0.90
+ANOMALY_RECALL_FLOOR = 0.85
 
 
 #: The day's own cleaned readings: a model of day D is due once day D exists, whatever days of
@@ -107,8 +112,9 @@ def save_model(models_dir: Path, trained) -> Path:
         day_check(
             "macro_f1_floor",
             "household_classifier",
-            f"macro-F1 on held-out houses >= {MACRO_F1_FLOOR}, for the model of each day; judged "
-            f"once the day's window holds its {CLASSIFIER_WINDOW_DAYS} days of history",
+            f"macro-F1 on held-out houses >= {MACRO_F1_FLOOR}, for the model of each day (trained "
+            f"on up to {CLASSIFIER_WINDOW_DAYS} trailing days); judged on the days whose window "
+            f"holds at least {CLASSIFIER_MIN_DAYS} days of history",
         )
     ],
 )
@@ -119,7 +125,7 @@ def household_classifier(
     houses: pd.DataFrame,
     lake: LakeResource,
 ):
-    """A profile per house and day, from a model trained on the trailing 28 days of aggregates."""
+    """A profile per house and day, from a model trained on up to 56 trailing days of aggregates."""
     params = ClassifierParams(**config.model_dump())
     daily = _as_dates(daily_aggregates)
     profiles = houses.set_index("house_id")["profile"]
@@ -194,9 +200,10 @@ def household_classifier(
         day_check(
             "precision_recall_floor",
             "consumption_anomalies",
-            f"precision and recall against the injected anomalies >= {ANOMALY_FLOOR}, pooled "
-            f"over the run's house-days with a {BaselineParams.min_history_days}-day history "
-            "(a day's few anomalies alone would say little); days without one are not judged",
+            f"precision >= {ANOMALY_PRECISION_FLOOR} and recall >= {ANOMALY_RECALL_FLOOR} against "
+            "the injected anomalies, pooled over the run's house-days with a sufficient baseline "
+            f"({BaselineParams.min_history_days} days of history, a complete day; a day's few "
+            "anomalies alone would say little); days without one are not judged",
         )
     ],
 )
@@ -266,16 +273,16 @@ def consumption_anomalies(
             for d in days
         },
         {k: v for k, v in metadata.items() if not isinstance(v, MetadataValue)}
-        | {"floor": ANOMALY_FLOOR},
+        | {"precision_floor": ANOMALY_PRECISION_FLOOR, "recall_floor": ANOMALY_RECALL_FLOOR},
     )
 
 
 def _f1_verdict(metrics: dict) -> Verdict:
     """A day's model, judged once its window holds the full history."""
-    if metrics["window_days"] < CLASSIFIER_WINDOW_DAYS:
+    if metrics["window_days"] < CLASSIFIER_MIN_DAYS:
         return Verdict(
             False,
-            f"not judged: needs {CLASSIFIER_WINDOW_DAYS} days of history; this day's window "
+            f"not judged: needs {CLASSIFIER_MIN_DAYS} days of history; this day's window "
             f"has {metrics['window_days']}",
             {"macro_f1": metrics["macro_f1"], "window_days": metrics["window_days"]},
             judged=False,
@@ -292,11 +299,12 @@ def _f1_verdict(metrics: dict) -> Verdict:
 def _anomaly_verdict(scores: dict, params: BaselineParams) -> Verdict:
     """The verdict pooled over the run's judged house-days."""
     p, r = scores["precision"], scores["recall"]
-    ok = bool(p >= ANOMALY_FLOOR and r >= ANOMALY_FLOOR)  # NaN (nothing flagged) fails
+    # NaN (nothing flagged) fails.
+    ok = bool(p >= ANOMALY_PRECISION_FLOOR and r >= ANOMALY_RECALL_FLOOR)
     return Verdict(
         ok,
         f"precision {p:.2f}, recall {r:.2f} over the run's {scores['house_days_judged']} "
-        f"house-days with {params.min_history_days} days of history "
-        f"({'at least' if ok else 'below'} {ANOMALY_FLOOR})",
+        f"house-days with a sufficient baseline ({'at least' if ok else 'below'} "
+        f"{ANOMALY_PRECISION_FLOOR} and {ANOMALY_RECALL_FLOOR})",
         {"precision": p, "recall": r},
     )

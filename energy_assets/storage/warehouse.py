@@ -331,6 +331,21 @@ def ensure_table(conn: psycopg.Connection, target: TableTarget, schema: pa.Schem
             want = {
                 n: ("timestamp without time zone" if t == "timestamp" else t) for n, t in wanted
             }
+            added = [(n, t) for n, t in wanted if n not in have]
+            if (
+                added
+                and all(want[n] == t for n, t in have.items() if n in want)
+                and set(have) <= set(want)
+            ):
+                # A column the asset gained (a new figure) is added, empty for earlier days;
+                # anything else is a migration for a person to decide.
+                for name, typ in added:
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(
+                            target.ident, column_sql(name, typ, False)
+                        )
+                    )
+                have.update(dict(added))
             if have != want:
                 raise WarehouseError(
                     f"Table {target.schema}.{target.table} has columns {have} but the asset produces "

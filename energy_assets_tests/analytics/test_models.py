@@ -18,7 +18,7 @@ from energy_assets.analytics.classifier import (
     labelled,
     train_classifier,
 )
-from energy_assets.analytics.daily import HOURLY_COLUMNS
+from energy_assets.analytics.daily import HOURLY_COLUMNS, PERIODS
 from energy_assets.analytics.features import FEATURES, household_features
 from energy_assets.analytics.regression import fit_per_house
 
@@ -41,6 +41,7 @@ def daily_rows(house: str, days: int, kwh, hdd=None, base=0.2, shape=None) -> pd
             "cdd": 0.0,
         }
         row.update({c: total * s for c, s in zip(HOURLY_COLUMNS, shape, strict=True)})
+        row.update({f"{name}_kwh": total * shape[lo:hi].sum() for name, lo, hi in PERIODS})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -106,14 +107,23 @@ def two_houses(n_days: int) -> pd.DataFrame:
     )
 
 
+def set_day(d: pd.DataFrame, house: str, day: dt.date, total: float, base: float, peak: float):
+    """Replace one house-day's energy, base and peak, spread evenly over its hours."""
+    at = (d.house_id == house) & (d.day == day)
+    d.loc[at, ["total_kwh", "base_load_kw", "peak_kw"]] = (total, base, peak)
+    d.loc[at, list(HOURLY_COLUMNS)] = total / 24
+
+
 def test_a_vacant_day_and_a_failing_appliance_are_anomalies_and_a_normal_day_is_not():
     d = two_houses(40)
     day = START + dt.timedelta(days=35)
-    d.loc[(d.house_id == "H1") & (d.day == day), ["total_kwh", "base_load_kw"]] = (3.0, 0.2)
-    d.loc[(d.house_id == "H2") & (d.day == day), ["total_kwh", "base_load_kw"]] = (15.0, 0.6)
+    set_day(d, "H1", day, 3.0, 0.1, 0.15)  # nobody home: the base and the fridge
+    set_day(d, "H2", day, 15.0, 0.6, 1.9)  # a compressor that never stops
     out = detect_anomalies(d, [day, day + dt.timedelta(days=1)]).set_index(["house_id", "day"])
     assert bool(out.loc[("H1", day), "is_anomaly"]) and bool(out.loc[("H2", day), "is_anomaly"])
     assert out.loc[("H1", day), "score"] < 0 < out.loc[("H2", day), "score"]
+    assert "no activity" in out.loc[("H1", day), "reason"]
+    assert out.loc[("H2", day), "reason"].startswith("base load up: +0.40 kW")
     assert out.loc[("H1", day), "expected_kwh"] == pytest.approx(10.0, abs=0.3)
     nxt = day + dt.timedelta(days=1)
     assert not bool(out.loc[("H1", nxt), "is_anomaly"]) and not bool(
@@ -209,3 +219,60 @@ def test_one_profile_cannot_train_a_classifier():
             START,
             (START, START),
         )
+
+
+def heated_house(days: int, temperature) -> pd.DataFrame:
+    """A house that heats electrically below 16 °C: 8 kWh plus 1 kWh a degree-day, some noise."""
+    rng = np.random.default_rng(5)
+    rows = daily_rows("H1", days, lambda i: 0.0, base=0.15)
+    t = np.array([temperature(i) for i in range(days)], dtype=float)
+    rows["temperature_mean"] = t
+    rows["hdd"] = np.maximum(0.0, 15.5 - t)
+    rows["total_kwh"] = 8.0 + np.maximum(0.0, 16.0 - t) + rng.normal(0, 0.4, days)
+    rows["peak_kw"] = rows["total_kwh"] / 24 * 3
+    rows[list(HOURLY_COLUMNS)] = np.repeat(rows[["total_kwh"]].to_numpy() / 24, 24, axis=1)
+    return rows
+
+
+def test_a_cold_snap_beyond_the_window_raises_no_alarm_on_its_own():
+    # Forty mild days (17-22 °C: no heating at all, so no slope to learn), then a 2 °C day: the
+    # house heats as it always would, far beyond anything its window has seen.
+    d = heated_house(41, lambda i: 2.0 if i == 40 else 17.0 + 5 * (i % 5) / 4)
+    day = START + dt.timedelta(days=40)
+    row = detect_anomalies(d, [day]).iloc[0]
+    assert row["actual_kwh"] > 1.8 * 8.0  # far above any day of the window
+    assert not bool(row["is_anomaly"])
+    assert "beyond the baseline's temperatures" in row["reason"]
+    # The same cold day, empty: low energy is still judged (cold never lowers a home's use).
+    set_day(d, "H1", day, 3.4, 0.14, 0.2)
+    row = detect_anomalies(d, [day]).iloc[0]
+    assert bool(row["is_anomaly"]) and row["reason"].startswith("no activity")
+
+
+def test_the_baseline_finds_the_heating_balance_point_and_normalises_weather():
+    # A window that spans cold and mild days: the model with a heating term is chosen, and a
+    # cold day inside the window's range is expected, not flagged.
+    d = heated_house(50, lambda i: 3.0 + (i * 7) % 16)
+    day = START + dt.timedelta(days=49)
+    row = detect_anomalies(d, [day]).iloc[0]
+    assert row["model"].startswith("hdd_")
+    assert row["expected_kwh"] == pytest.approx(
+        8.0 + max(0.0, 16.0 - (3.0 + (49 * 7) % 16)), abs=1.0
+    )
+    assert not bool(row["is_anomaly"]) and row["reason"] == "within the baseline"
+
+
+def test_an_incomplete_day_gets_no_verdict_and_says_why():
+    d = two_houses(40)
+    day = START + dt.timedelta(days=35)
+    d["completeness"] = 1.0
+    set_day(d, "H1", day, 4.0, 0.3, 0.5)
+    d.loc[(d.house_id == "H1") & (d.day == day), "completeness"] = 0.7
+    out = detect_anomalies(d, [day]).set_index("house_id")
+    assert (
+        pd.isna(out.loc["H1", "is_anomaly"])
+        and "70% of the day's intervals" in out.loc["H1", "reason"]
+    )
+    assert out.loc["H2", "reason"] == "within the baseline"
+    early = detect_anomalies(d, [START + dt.timedelta(days=10)]).iloc[0]
+    assert early["reason"] == "no verdict: 10 of 28 days of history"

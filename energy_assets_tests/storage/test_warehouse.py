@@ -374,3 +374,16 @@ def test_days_of_another_time_zone_are_refused(pg_url, pg_schema):
     with pytest.raises(wh.WarehouseError, match="local days of America/Santiago.*ENERGY_PG_SCHEMA"):
         load(pg_url, london, table, [D1])
     assert wh.rows_per_day(pg_url, santiago, [D1]) == {D1: 72}
+
+
+def test_a_column_the_asset_gains_is_added_and_other_changes_are_refused(pg_url, pg_schema):
+    tgt = target(pg_schema, "grows")
+    load(pg_url, tgt, readings([D1]), [D1])
+    more = readings([D2]).append_column("reason", pa.array(["ok"] * 72))
+    load(pg_url, tgt, more, [D2])
+    rows = wh.read_arrow(pg_url, tgt).to_pandas()
+    assert rows[rows.simulated_timestamp.dt.date == D1].reason.isna().all()
+    assert (rows[rows.simulated_timestamp.dt.date == D2].reason == "ok").all()
+    fewer = readings([D3]).drop_columns(["note"])
+    with pytest.raises(wh.WarehouseError, match="drop the table or migrate it"):
+        load(pg_url, tgt, fewer, [D3])
