@@ -153,7 +153,6 @@ class Baseline:
     """Per house: the chosen model's weather terms, its fits per channel and the window."""
 
     houses: pd.Index
-    terms: list[tuple[str, ...]]
     fits: dict[str, dict[str, HouseFits]]  # by model name, then channel
     model: np.ndarray  # chosen model name per house
     n: np.ndarray  # days of history
@@ -162,6 +161,11 @@ class Baseline:
 
 def _name(terms: tuple[str, ...]) -> str:
     return "+".join(terms) or "intercept"
+
+
+def _terms(name: str) -> list[str]:
+    """The weather terms of a model, from its name."""
+    return [] if name == "intercept" else name.split("+")
 
 
 def fit_baseline(history: pd.DataFrame, params: BaselineParams) -> Baseline:
@@ -195,13 +199,13 @@ def fit_baseline(history: pd.DataFrame, params: BaselineParams) -> Baseline:
     chosen = pd.Series(model, index=houses)
     fits = {}
     for name in np.unique(model):
-        terms = [] if name == "intercept" else name.split("+")
+        terms = _terms(name)
         rows = history[history["house_id"].map(chosen) == name]
         fits[name] = fit_per_house(rows, CHANNELS, [*terms, "weekend"], params.robust_iterations)
     n = history.groupby("house_id").size().reindex(houses).to_numpy()
     dd_cols = [c for c in history.columns if c.startswith(("hdd_", "cdd_"))]
     max_dd = history.groupby("house_id")[dd_cols].max().reindex(houses)
-    return Baseline(houses, _candidates(), fits, model, n, max_dd)
+    return Baseline(houses, fits, model, n, max_dd)
 
 
 def _t_statistics(frame: pd.DataFrame, fit: HouseFits, regressors: list[str]) -> np.ndarray:
@@ -233,7 +237,7 @@ def _expected(
             continue
         fit = f[channel]
         p = pd.Index(fit.houses).get_indexer(today["house_id"].iloc[rows])
-        terms = [] if name == "intercept" else name.split("+")
+        terms = _terms(name)
         frame = today.iloc[rows].copy()
         # Beyond the window's temperatures the model is not trusted to extrapolate: the
         # degree-days are held at the window's range plus the margin.
