@@ -5,7 +5,7 @@ with a balance-point search), fitted per house on up to 56 days before the score
 trusted once it has 28 of them (the warm-up). Each house gets the candidate that explains its
 days best — no weather term, heating at one of several balance points, cooling at one of
 several, or both — and a term is kept only when its slope is positive and clearly non-zero
-(CalTRACK's p < 0.1, here a t-statistic above 1.65), so a window without cold days does not
+(CalTRACK's p < 0.1; here a t-statistic of at least 2), so a window without cold days does not
 invent a heating slope, and a term a house does have is not left out.
 
 Three channels are scored against the same model: the day's energy, its night-time base load
@@ -86,8 +86,8 @@ class BaselineParams:
     robust_iterations: int = 6
     # A weather term is kept when its slope is this clear and worth this share of the mean: a
     # window's days are not independent (a week of guests that happened to be cold looks like
-    # heating), so the bar is higher than CalTRACK's p < 0.1 over a year.
-    min_t_statistic: float = 3.0
+    # heating), so the bar is a little higher than CalTRACK's p < 0.1 (t 1.65) over a year.
+    min_t_statistic: float = 2.0
     min_weather_share: float = 0.05
     min_completeness: float = 0.9  # of the scored day's intervals, for a verdict
     extrapolation_margin_dd: float = 2.0  # degree-days beyond the window's coldest/hottest
@@ -99,8 +99,10 @@ class BaselineParams:
     base_rise_kw: float = 0.2
     base_ratio_high: float = 1.5
     base_threshold: float = 3.0
-    # A bypassed meter: everything it sees falls, the base load with it.
+    # A bypassed meter: everything it sees falls, the base load with it (a base that falls
+    # alone is a heating season ending, not a bypass).
     base_ratio_low: float = 0.55
+    bypass_energy_ratio: float = 0.7
     # An empty house: little energy, next to no activity above the base, no peak to speak of.
     idle_energy_ratio: float = 0.55
     idle_activity_ratio: float = 0.3
@@ -326,7 +328,11 @@ def _score_day(today: pd.DataFrame, history: pd.DataFrame, params: BaselineParam
         & (z_b >= params.base_threshold)
         & ~beyond
     )
-    base_down = (r_b <= params.base_ratio_low) & (z_b <= -params.base_threshold)
+    base_down = (
+        (r_b <= params.base_ratio_low)
+        & (z_b <= -params.base_threshold)
+        & (r_e <= params.bypass_energy_ratio)
+    )
     idle = (
         (r_e <= params.idle_energy_ratio)
         & (r_a <= params.idle_activity_ratio)
