@@ -114,10 +114,6 @@ def _prepared(daily: pd.DataFrame) -> pd.DataFrame:
     d = daily.copy()
     d["day"] = pd.to_datetime(d["day"]).dt.date
     d["weekend"] = is_weekend(d["day"]).astype(float)
-    if "temperature_mean" not in d:  # hand-made aggregates: a temperature from the degree-days
-        d["temperature_mean"] = np.where(d["hdd"] > 0, 15.5 - d["hdd"], 15.5 + d["cdd"])
-    if "completeness" not in d:
-        d["completeness"] = 1.0
     # Energy above the base load; a 23- or 25-hour day differs by 4 %, noise at this scale.
     d["activity_kwh"] = np.maximum(0.0, d["total_kwh"] - 24.0 * d["base_load_kw"])
     d["sustained_kw"] = sustained_load(d)

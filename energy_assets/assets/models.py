@@ -254,7 +254,7 @@ def consumption_anomalies(
             )
         )
     yield Output(found, metadata=metadata)
-    pooled = _anomaly_verdict(scores, params)
+    pooled = _anomaly_verdict(scores)
     judged_days = set(pd.to_datetime(judged["day"]).dt.date.astype(str))
     yield day_results(
         context,
@@ -296,7 +296,7 @@ def _f1_verdict(metrics: dict) -> Verdict:
     )
 
 
-def _anomaly_verdict(scores: dict, params: BaselineParams) -> Verdict:
+def _anomaly_verdict(scores: dict) -> Verdict:
     """The verdict pooled over the run's judged house-days."""
     p, r = scores["precision"], scores["recall"]
     # NaN (nothing flagged) fails.

@@ -96,9 +96,9 @@ def _bedtime(seed: int, idx: np.ndarray, person: int, dnum: int, r: Routines) ->
     return np.round((mean + r.bed_sd * normal(seed, S.PERSON_BED, idx, person, dnum)) * 60)
 
 
-def _roles(seed: int, idx: np.ndarray, person: int) -> np.ndarray:
+def _roles(seed: int, idx: np.ndarray, person: int, r: Routines) -> np.ndarray:
     """Whether a person leaves on weekdays: the first two are adults, the rest children."""
-    share = ROUTINES.worker_share if person < 2 else ROUTINES.pupil_share
+    share = r.worker_share if person < 2 else r.pupil_share
     return uniform(seed, S.PERSON_ROLE, idx, person) < share
 
 
@@ -136,7 +136,7 @@ def day_blocks(
         if not here.any():
             break
         guest = person >= household
-        leaves = _roles(seed, idx, person) & ~guest
+        leaves = _roles(seed, idx, person, r) & ~guest
         out_today = leaves & (not weekend)
         mean_wake = np.where(
             out_today, r.wake_weekday, r.wake_weekend if weekend else r.wake_at_home

@@ -332,20 +332,16 @@ def ensure_table(conn: psycopg.Connection, target: TableTarget, schema: pa.Schem
                 n: ("timestamp without time zone" if t == "timestamp" else t) for n, t in wanted
             }
             added = [(n, t) for n, t in wanted if n not in have]
-            if (
-                added
-                and all(want[n] == t for n, t in have.items() if n in want)
-                and set(have) <= set(want)
-            ):
+            if added and all(want.get(n) == t for n, t in have.items()):
                 # A column the asset gained (a new figure) is added, empty for earlier days;
                 # anything else is a migration for a person to decide.
                 for name, typ in added:
                     conn.execute(
                         sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(
-                            target.ident, column_sql(name, typ, False)
+                            target.ident, column_sql(name, typ)
                         )
                     )
-                have.update(dict(added))
+                    have[name] = want[name]
             if have != want:
                 raise WarehouseError(
                     f"Table {target.schema}.{target.table} has columns {have} but the asset produces "

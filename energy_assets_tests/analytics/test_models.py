@@ -39,9 +39,11 @@ def daily_rows(house: str, days: int, kwh, hdd=None, base=0.2, shape=None) -> pd
             "base_load_kw": base(i) if callable(base) else base,
             "hdd": hdd(i) if callable(hdd) else (hdd or 0.0),
             "cdd": 0.0,
+            "completeness": 1.0,
         }
         row.update({c: total * s for c, s in zip(HOURLY_COLUMNS, shape, strict=True)})
         row.update({f"{name}_kwh": total * shape[lo:hi].sum() for name, lo, hi in PERIODS})
+        row["temperature_mean"] = 15.5 - row["hdd"] if row["hdd"] > 0 else 18.0
         rows.append(row)
     return pd.DataFrame(rows)
 
