@@ -26,6 +26,12 @@ def main() -> int:
         settings = load_settings()
         check_writable("ENERGY_DATA_DIR", settings.data_dir)
         check_writable("ENERGY_HOME", settings.home)
+        if settings.landed:
+            if not settings.landing_dir.is_dir():
+                raise SettingsError(f"ENERGY_LANDING_DIR={settings.landing_dir} is not a folder.")
+            check_writable("ENERGY_LANDING_DIR", settings.landing_dir)
+            if settings.houses_file and not settings.houses_file.is_file():
+                raise SettingsError(f"ENERGY_HOUSES_FILE={settings.houses_file} is not a file.")
         check_java()
     except (JavaMissingError, SettingsError) as err:
         print(f"energy_assets: {err}", file=sys.stderr)

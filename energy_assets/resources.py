@@ -65,7 +65,17 @@ def build_resources(settings: Settings) -> dict[str, object]:
         warehouse_schema=settings.pg_schema,
     )
     lake = LakeResource(data_dir=str(settings.data_dir))
+    landing = {}
+    if settings.landed:
+        from energy_assets.assets.landing import LandingResource
+
+        landing["landing"] = LandingResource(
+            landing_dir=str(settings.landing_dir),
+            houses_file=str(settings.houses_file) if settings.houses_file else None,
+            interval_minutes=settings.interval_minutes,
+        )
     return {
+        **landing,
         "spark": spark,
         "postgres": postgres,
         "lake": lake,

@@ -7,9 +7,11 @@ follows by declarative automation (``partitions.follows_upstream``). Off by defa
 """
 
 import datetime as dt
+import hashlib
 
 from dagster import (
     AssetKey,
+    AssetRecordsFilter,
     AssetSelection,
     AutomationConditionSensorDefinition,
     DagsterRunStatus,
@@ -21,8 +23,11 @@ from dagster import (
     sensor,
 )
 
+from energy_assets.assets.landing import LandingResource
+from energy_assets.landing.ledger import Intake, take_in
 from energy_assets.partitions import simulated_days
 from energy_assets.settings import load_settings
+from energy_assets.storage.lake import LakeResource
 
 RAW = AssetKey("raw_readings")
 CLOCK_TAG = "energy/simulated_clock"
@@ -89,7 +94,84 @@ simulated_clock = build_clock(load_settings().clock_seconds)
 #: clock is the one switch. It only acts when an upstream day was updated.
 followers = AutomationConditionSensorDefinition(
     "simulated_clock_followers",
-    target=AssetSelection.all() - AssetSelection.assets(RAW, "simulation_truth", "houses"),
+    target=AssetSelection.all() - AssetSelection.groups("simulation", "landing"),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
+
+
+LANDING_TAG = "energy/landing"
+LANDING_BATCH_TAG = "energy/landing_batch"
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+#: A batch of files whose run failed this many times is left for a person to look at.
+LANDING_TRIES = 3
+IN_PROGRESS = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def committed_runs(instance, days: list[str]) -> dict[str, float]:
+    """Per day, when the run that last wrote its raw readings started (seconds since 1970)."""
+    started = {}
+    for day in days:
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(RAW, asset_partitions=[day]), limit=1
+        ).records
+        if records:
+            run = instance.get_run_record_by_id(records[0].run_id)
+            started[day] = run.start_time or run.create_timestamp.timestamp()
+    return started
+
+
+def landing_requests(instance, intake: Intake) -> list[RunRequest] | SkipReason:
+    """One run a stretch of days to rebuild; none while a landing run is on, or once a batch
+    failed :data:`LANDING_TRIES` times."""
+    if not intake.ranges:
+        return SkipReason(f"Nothing to rebuild. {intake.summary()}.")
+    batch = hashlib.sha256(" ".join(intake.unsettled).encode()).hexdigest()[:16]
+    failed = instance.get_runs(
+        filters=RunsFilter(tags={LANDING_BATCH_TAG: batch}, statuses=list(ENDED_WITHOUT_IT))
+    )
+    if len(failed) >= LANDING_TRIES:
+        return SkipReason(
+            f"The runs for these files failed {len(failed)} times (last: {failed[0].run_id}); "
+            "fix the cause and land a file again to retry. " + intake.summary()
+        )
+    return [
+        RunRequest(
+            asset_selection=[RAW, AssetKey("houses")],
+            tags={LANDING_TAG: "1", LANDING_BATCH_TAG: batch, RANGE_START: a, RANGE_END: b},
+        )
+        for a, b in intake.ranges
+    ]
+
+
+@sensor(
+    name="landing_files",
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    target=AssetSelection.assets(RAW, "houses"),
+    description="Admits files from ENERGY_LANDING_DIR and rebuilds the days they touch; moves "
+    "a file to processed/ once those days committed, an unreadable one to quarantine/.",
+)
+def landing_files(context: SensorEvaluationContext, landing: LandingResource, lake: LakeResource):
+    """The landing source's one sensor: settle, admit, ask for the days (docs/real-data.md)."""
+    on = context.instance.get_runs(
+        filters=RunsFilter(tags={LANDING_TAG: "1"}, statuses=IN_PROGRESS), limit=1
+    )
+    intake = take_in(
+        landing.ledger(lake),
+        landing.where(),
+        lambda days: committed_runs(context.instance, days),
+        admit_new=not on,
+    )
+    context.log.info(intake.summary())
+    for name, reason in intake.refused.items():
+        context.log.warning(f"{name} quarantined: {reason}")
+    if on:
+        return SkipReason(f"Waiting for run {on[0].run_id}. {intake.summary()}.")
+    return landing_requests(context.instance, intake)

@@ -14,6 +14,8 @@ from pathlib import Path
 from energy_assets.simulation.settings import CLIMATES
 
 PG_URL_VAR = "ENERGY_PG_URL"
+#: Where raw readings come from: the simulator, or files landed by a head-end.
+SOURCES = ("simulator", "landing")
 ALLOWED_INTERVALS = (1, 5, 10, 15, 30, 60)
 
 
@@ -56,6 +58,14 @@ class Settings:
     climate: str = "santiago"
     spark_ui: bool = True
     clock_seconds: int = 60
+    source: str = "simulator"
+    landing_dir: Path | None = None
+    houses_file: Path | None = None
+
+    @property
+    def landed(self) -> bool:
+        """Raw readings come from the landing folder, not the simulator."""
+        return self.source == "landing"
 
     @property
     def timezone(self) -> str:
@@ -83,7 +93,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"ENERGY_CLIMATE={climate!r} is not a known climate: choose {', '.join(CLIMATES)}."
         )
+    source = env.get("ENERGY_SOURCE") or "simulator"
+    if source not in SOURCES:
+        raise SettingsError(
+            f"ENERGY_SOURCE={source!r} is not a source: choose {', '.join(SOURCES)}."
+        )
+    landing_dir = env.get("ENERGY_LANDING_DIR") or None
+    if source == "landing" and landing_dir is None:
+        raise SettingsError(
+            "ENERGY_SOURCE=landing needs ENERGY_LANDING_DIR, the folder files land in."
+        )
+    houses_file = env.get("ENERGY_HOUSES_FILE") or None
     return Settings(
+        source=source,
+        landing_dir=Path(landing_dir).resolve() if landing_dir else None,
+        houses_file=Path(houses_file).resolve() if houses_file else None,
         pg_url=env.get(PG_URL_VAR) or None,
         pg_schema=env.get("ENERGY_PG_SCHEMA") or "energy",
         home=Path(env.get("ENERGY_HOME") or ".energy").resolve(),

@@ -86,7 +86,8 @@ CLEANING_CHECKS = [
         "rejection_rate",
         "rejected_readings",
         False,
-        "the day's share of rejected readings is within what the configured fault rates predict",
+        "the day's share of rejected readings is within what the configured fault rates predict "
+        "(simulated data only: landed data has no configured fault rates, so it is not run)",
     ),
 ]
 
@@ -136,56 +137,76 @@ def rejection_model(simulation: SimulationResource, params: CleaningParams) -> R
     )
 
 
-@multi_asset(
-    outs={
-        "cleaned_readings": AssetOut(
-            io_manager_key="parquet_io_manager",
-            metadata={"partition_expr": "simulated_timestamp"},
-            kinds={"spark", "parquet"},
-            description="Validated, edited and estimated readings: one a house and interval.",
-        ),
-        "rejected_readings": AssetOut(
-            io_manager_key="parquet_io_manager",
-            metadata={"partition_expr": "simulated_timestamp"},
-            kinds={"spark", "parquet"},
-            description="Refused raw readings, values as delivered, with a reason code.",
-        ),
-    },
-    partitions_def=simulated_days,
-    backfill_policy=single_run,
-    group_name=GROUP,
-    check_specs=CLEANING_CHECKS,
-)
-def vee(
-    context: AssetExecutionContext,
-    config: CleaningConfig,
-    raw_readings: DataFrame,
-    simulation: SimulationResource,
-    spark: SparkResource,
-    parquet_io_manager: ResourceParam[ParquetIOManager],
-):
-    """Validation, estimation and editing in one Spark job; the rules are in cleaning/rules.py."""
-    settings = simulation.settings()
-    params = CleaningParams(
-        interval_minutes=settings.interval_minutes,
-        nominal_voltage=settings.climate_preset.nominal_voltage,
-        max_gap_minutes=config.max_gap_minutes,
-        timezone=day_time_zone(settings),
+#: Checks that judge against what only the simulator knows (its configured fault rates).
+SIMULATOR_ONLY_CHECKS = ("rejection_rate",)
+#: A landed file need not carry temperature or voltage: those channels may stay empty.
+LANDED_OPTIONAL_CHANNELS = ("temperature", "voltage")
+
+
+def build_vee(landed: bool = False):
+    """The cleaning multi-asset; on landed data without the checks that need the simulator."""
+    specs = [
+        spec for spec in CLEANING_CHECKS if not (landed and spec.name in SIMULATOR_ONLY_CHECKS)
+    ]
+
+    @multi_asset(
+        name="vee",
+        outs={
+            "cleaned_readings": AssetOut(
+                io_manager_key="parquet_io_manager",
+                metadata={"partition_expr": "simulated_timestamp"},
+                kinds={"spark", "parquet"},
+                description="Validated, edited and estimated readings: one a house and interval.",
+            ),
+            "rejected_readings": AssetOut(
+                io_manager_key="parquet_io_manager",
+                metadata={"partition_expr": "simulated_timestamp"},
+                kinds={"spark", "parquet"},
+                description="Refused raw readings, values as delivered, with a reason code.",
+            ),
+        },
+        partitions_def=simulated_days,
+        backfill_policy=single_run,
+        group_name=GROUP,
+        check_specs=specs,
     )
-    check_raw_schema(raw_readings, str(parquet_io_manager.asset_dir(RAW.path)))
-    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
-    # Raw rows per day from the files' manifests: no scan of the readings.
-    raw_by_day = {str(d): parquet_io_manager.rows_of_day(RAW, d) for d in days}
-    raw_rows = sum(raw_by_day.values())
-    with shuffle_width(spark.session, raw_rows) as width:
-        context.log.info(f"{raw_rows:,} raw readings: {width} shuffle partitions")
-        classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            yield Output(cleaned(classified, params), "cleaned_readings")
-            yield Output(rejected(raw_readings, classified), "rejected_readings")
-        finally:
-            classified.unpersist()
-        yield from _checks(context, parquet_io_manager, days, raw_by_day, params, simulation)
+    def vee(
+        context: AssetExecutionContext,
+        config: CleaningConfig,
+        raw_readings: DataFrame,
+        simulation: SimulationResource,
+        spark: SparkResource,
+        parquet_io_manager: ResourceParam[ParquetIOManager],
+    ):
+        """Validation, estimation and editing in one Spark job; the rules are in cleaning/rules.py."""
+        settings = simulation.settings()
+        params = CleaningParams(
+            interval_minutes=settings.interval_minutes,
+            nominal_voltage=settings.climate_preset.nominal_voltage,
+            max_gap_minutes=config.max_gap_minutes,
+            timezone=day_time_zone(settings),
+            optional_channels=LANDED_OPTIONAL_CHANNELS if landed else (),
+        )
+        check_raw_schema(raw_readings, str(parquet_io_manager.asset_dir(RAW.path)))
+        days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+        # Raw rows per day from the files' manifests: no scan of the readings.
+        raw_by_day = {str(d): parquet_io_manager.rows_of_day(RAW, d) for d in days}
+        raw_rows = sum(raw_by_day.values())
+        with shuffle_width(spark.session, raw_rows) as width:
+            context.log.info(f"{raw_rows:,} raw readings: {width} shuffle partitions")
+            classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                yield Output(cleaned(classified, params), "cleaned_readings")
+                yield Output(rejected(raw_readings, classified), "rejected_readings")
+            finally:
+                classified.unpersist()
+            model = None if landed else rejection_model(simulation, params)
+            yield from _checks(context, parquet_io_manager, days, raw_by_day, params, model)
+
+    return vee
+
+
+vee = build_vee()
 
 
 def _checks(
@@ -194,9 +215,10 @@ def _checks(
     days,
     raw_by_day: dict[str, int],
     params: CleaningParams,
-    simulation,
+    model: RejectionModel | None,
 ):
-    """The cleaning's checks, each judged on every day of the run, on what the step wrote."""
+    """The cleaning's checks, each judged on every day of the run, on what the step wrote;
+    the rejection rate only where a model of the faults predicts it."""
     clean = store.read_days(AssetKey("cleaned_readings"), days)
     rej = store.read_days(AssetKey("rejected_readings"), days)
     house_days = house_day_counts(clean, params.timezone).toPandas()
@@ -261,7 +283,8 @@ def _checks(
             for d in names
         },
     )
-    model = rejection_model(simulation, params)
+    if model is None:
+        return
     houses_by_day = house_days.groupby(DAY)["house_id"].nunique().to_dict()
     yield day_results(
         context,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
+import pyarrow as pa
 from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
@@ -129,6 +130,9 @@ def household_classifier(
     params = ClassifierParams(**config.model_dump())
     daily = _as_dates(daily_aggregates)
     profiles = houses.set_index("house_id")["profile"]
+    if profiles.dropna().nunique() < 2:
+        yield from _without_labels(context, profiles)
+        return
     models_dir = lake.path("household_classifier", "models")
     predictions, per_day, last = [], {}, None
     for day in _run_days(context):
@@ -187,55 +191,68 @@ def household_classifier(
     )
 
 
-@asset(
-    partitions_def=simulated_days,
-    backfill_policy=single_run,
-    group_name=GROUP,
-    io_manager_key="parquet_io_manager",
-    ins={"daily_aggregates": _window(BaselineParams.history_days)},
-    deps=[TODAY],
-    metadata={"partition_expr": "day"},
-    kinds={"pandas", "parquet"},
-    check_specs=[
+def build_consumption_anomalies(landed: bool = False):
+    """The anomaly asset; on landed data there is no injected truth to score it against, so it
+    has no precision-recall check."""
+    specs = [
         day_check(
             "precision_recall_floor",
             "consumption_anomalies",
             f"precision >= {ANOMALY_PRECISION_FLOOR} and recall >= {ANOMALY_RECALL_FLOOR} against "
             "the injected anomalies, pooled over the run's house-days with a sufficient baseline "
             f"({BaselineParams.min_history_days} days of history, a complete day; a day's few "
-            "anomalies alone would say little); days without one are not judged",
+            "anomalies alone would say little); days without one are not judged. Simulated data "
+            "only: it needs the simulator's truth, so it is not run on landed data",
         )
-    ],
-)
-def consumption_anomalies(
-    context: AssetExecutionContext,
-    daily_aggregates: pd.DataFrame,
-    simulation_truth: DataFrame,
-):
-    """Each house-day against its own degree-day baseline: expected, residual, score, verdict.
+    ]
+    decorate = asset(
+        name="consumption_anomalies",
+        partitions_def=simulated_days,
+        backfill_policy=single_run,
+        group_name=GROUP,
+        io_manager_key="parquet_io_manager",
+        ins={"daily_aggregates": _window(BaselineParams.history_days)},
+        deps=[TODAY],
+        metadata={"partition_expr": "day"},
+        kinds={"pandas", "parquet"},
+        check_specs=[] if landed else specs,
+    )
+    if landed:
 
-    The detection sees only the daily aggregates; the simulator's truth is read afterwards to
-    score it (precision and recall in the metadata and the check).
-    """
+        @decorate
+        def landed_anomalies(context: AssetExecutionContext, daily_aggregates: pd.DataFrame):
+            """Each house-day against its own degree-day baseline: expected, residual, score,
+            verdict (landed data: nothing to score it against)."""
+            yield from _anomalies(context, daily_aggregates, None)
+
+        return landed_anomalies
+
+    @decorate
+    def consumption_anomalies(
+        context: AssetExecutionContext,
+        daily_aggregates: pd.DataFrame,
+        simulation_truth: DataFrame,
+    ):
+        """Each house-day against its own degree-day baseline: expected, residual, score, verdict.
+
+        The detection sees only the daily aggregates; the simulator's truth is read afterwards
+        to score it (precision and recall in the metadata and the check).
+        """
+        yield from _anomalies(context, daily_aggregates, simulation_truth)
+
+    return consumption_anomalies
+
+
+def _anomalies(context: AssetExecutionContext, daily_aggregates: pd.DataFrame, simulation_truth):
+    """Detect the run's days; score against the truth when there is one."""
     params = BaselineParams()
     daily = _as_dates(daily_aggregates)
     days = _run_days(context)
     found = detect_anomalies(daily, days, params)
-    truth = _as_dates(
-        simulation_truth.where(F.col("category") == "anomaly")
-        .select("house_id", "day", "kind")
-        .distinct()
-        .toPandas()
-    )
-    scores = score_against_truth(found, truth)
     judged = found[found["is_anomaly"].notna()]
     metadata = {
-        "precision": scores["precision"],
-        "recall": scores["recall"],
-        "house_days_judged": scores["house_days_judged"],
+        "house_days_judged": len(judged),
         "anomalies_found": int(judged["is_anomaly"].astype(bool).sum()),
-        "anomalous_house_days_injected": scores["anomalous_house_days"],
-        "recall_by_kind": MetadataValue.json(scores["recall_by_kind"]),
         "consumption_vs_temperature": MetadataValue.md(
             figures.markdown_image(
                 figures.consumption_against_temperature(daily[daily["day"].isin(days)].head(5000)),
@@ -253,6 +270,23 @@ def consumption_anomalies(
                 "anomaly against baseline",
             )
         )
+    if simulation_truth is None:
+        yield Output(found, metadata=metadata)
+        return
+    truth = _as_dates(
+        simulation_truth.where(F.col("category") == "anomaly")
+        .select("house_id", "day", "kind")
+        .distinct()
+        .toPandas()
+    )
+    scores = score_against_truth(found, truth)
+    metadata |= {
+        "precision": scores["precision"],
+        "recall": scores["recall"],
+        "house_days_judged": scores["house_days_judged"],
+        "anomalous_house_days_injected": scores["anomalous_house_days"],
+        "recall_by_kind": MetadataValue.json(scores["recall_by_kind"]),
+    }
     yield Output(found, metadata=metadata)
     pooled = _anomaly_verdict(scores)
     judged_days = set(pd.to_datetime(judged["day"]).dt.date.astype(str))
@@ -274,6 +308,40 @@ def consumption_anomalies(
         },
         {k: v for k, v in metadata.items() if not isinstance(v, MetadataValue)}
         | {"precision_floor": ANOMALY_PRECISION_FLOOR, "recall_floor": ANOMALY_RECALL_FLOOR},
+    )
+
+
+consumption_anomalies = build_consumption_anomalies()
+
+
+#: The predictions' columns, for a day without a model (an empty frame has no types to infer).
+PREDICTIONS = pa.schema(
+    [
+        ("house_id", pa.string()),
+        ("as_of_day", pa.date32()),
+        ("predicted_profile", pa.string()),
+        ("probability", pa.float64()),
+        ("model_version", pa.string()),
+    ]
+)
+
+
+def _without_labels(context: AssetExecutionContext, profiles: pd.Series):
+    """No model where the registry names fewer than two profiles (landed meters, no houses
+    file): no predictions, and the check says why."""
+    reason = (
+        f"not judged: the registry names the profile of {int(profiles.notna().sum())} of "
+        f"{len(profiles)} houses, of {profiles.dropna().nunique()} profile(s); a model needs "
+        "houses of two profiles at least (ENERGY_HOUSES_FILE gives them)"
+    )
+    context.log.warning(reason)
+    yield Output(PREDICTIONS.empty_table(), metadata={"not_trained": reason})
+    yield day_results(
+        context,
+        "household_classifier",
+        "macro_f1_floor",
+        AssetCheckSeverity.WARN,
+        {k: Verdict(False, reason, judged=False) for k in context.partition_keys},
     )
 
 

@@ -14,6 +14,8 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 SENTINELS = (-9999.0, 9999.0, -999.0, 999999.0)
+#: How public exports write a missing value (London LCL: ``Null``; UCI: ``?``).
+MISSING_MARKERS = ("null", "?")
 #: A home's service: 100 A at the nominal voltage. Above it in an interval is not a reading.
 SERVICE_AMPS = 100.0
 TEMPERATURE_RANGE_C = (-50.0, 60.0)
@@ -30,6 +32,9 @@ class CleaningParams:
     late_after_minutes: int = 60
     #: The neighbourhood's time zone: a day is its local day (23, 24 or 25 hours).
     timezone: str = "UTC"
+    #: Channels the source may leave empty (landed files without temperature or voltage): an
+    #: empty value there is no fault of the reading, and the cleaned value stays null.
+    optional_channels: tuple[str, ...] = ()
 
     @property
     def max_kwh(self) -> float:
@@ -62,8 +67,13 @@ def parsed(name: str) -> Column:
     return F.col(f"_{name}")
 
 
+def _empty(name: str) -> Column:
+    text = F.lower(F.trim(F.col(name)))
+    return F.col(name).isNull() | (text == "") | text.isin(*MISSING_MARKERS)
+
+
 def _missing(name: str) -> Callable[[CleaningParams], Column]:
-    return lambda p: F.col(name).isNull() | (F.trim(F.col(name)) == "")
+    return lambda p: F.lit(False) if name in p.optional_channels else _empty(name)
 
 
 def _nan(name: str) -> Callable[[CleaningParams], Column]:
@@ -75,12 +85,17 @@ def _sentinel(name: str) -> Callable[[CleaningParams], Column]:
 
 
 def _not_numeric(name: str) -> Callable[[CleaningParams], Column]:
-    return lambda p: parsed(name).isNull()
+    return lambda p: parsed(name).isNull() & ~_empty(name)
 
 
 def _field_rules(name: str, label: str) -> list[Rule]:
     return [
-        Rule(f"{label}_missing", f"{name} is null or empty", "reject", _missing(name)),
+        Rule(
+            f"{label}_missing",
+            f"{name} is null, empty or a missing-value marker ({', '.join(MISSING_MARKERS)})",
+            "reject",
+            _missing(name),
+        ),
         Rule(f"{label}_nan", f"{name} is NaN", "reject", _nan(name)),
         Rule(
             f"{label}_sentinel",

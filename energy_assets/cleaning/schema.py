@@ -25,9 +25,15 @@ def cleaned_schema(params: CleaningParams) -> pa.DataFrameSchema:
                 T.DoubleType(), pa.Check.in_range(0.0, params.max_kwh), nullable=False
             ),
             "temperature": pa.Column(
-                T.DoubleType(), pa.Check.in_range(*TEMPERATURE_RANGE_C), nullable=False
+                T.DoubleType(),
+                pa.Check.in_range(*TEMPERATURE_RANGE_C),
+                nullable="temperature" in params.optional_channels,
             ),
-            "voltage": pa.Column(T.DoubleType(), pa.Check.in_range(lo_v, hi_v), nullable=False),
+            "voltage": pa.Column(
+                T.DoubleType(),
+                pa.Check.in_range(lo_v, hi_v),
+                nullable="voltage" in params.optional_channels,
+            ),
             "is_estimated": pa.Column(T.BooleanType(), nullable=False),
             "quality_flags": pa.Column(T.StringType(), nullable=False),
         },
