@@ -67,12 +67,14 @@ ANOMALY_COLUMNS = (
     "reason",
     "history_days",
 )
+#: Text columns are pandas strings: a day on which no house has a model stays text in Arrow
+#: (an all-None object column would become Arrow's null type, and the table's type change).
 _DTYPES = {
     "house_id": "object",
     "day": "object",
-    "model": "object",
+    "model": "string",
     "is_anomaly": "boolean",
-    "reason": "object",
+    "reason": "string",
     "history_days": "int64",
 }
 
@@ -296,7 +298,8 @@ def detect_anomalies(
         return pd.DataFrame(
             {c: pd.Series(dtype=_DTYPES.get(c, "float64")) for c in ANOMALY_COLUMNS}
         )
-    return pd.concat(frames, ignore_index=True)[list(ANOMALY_COLUMNS)]
+    found = pd.concat(frames, ignore_index=True)[list(ANOMALY_COLUMNS)]
+    return found.astype({"model": "string", "reason": "string"})
 
 
 def _score_day(today: pd.DataFrame, history: pd.DataFrame, params: BaselineParams) -> pd.DataFrame:
