@@ -9,7 +9,7 @@ START ?= 2024-01-01
 DAYS ?= 7
 END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 
-.PHONY: install run checks dev defs dashboard bench realism test lint stop clean doctor dagster-home
+.PHONY: install run land checks dev defs dashboard bench realism test lint stop clean doctor dagster-home
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'energy_assets needs Python 3.11 or newer.')"
@@ -35,6 +35,14 @@ run: doctor dagster-home
 	@set -o pipefail; $(VENV)/bin/dagster asset materialize \
 		-m energy_assets.definitions --select '*' --partition-range $(START)...$(END) \
 		2>&1 | tee $(RUN_LOG); status=$$?; \
+	$(PY) -m energy_assets.summary --run-log $(RUN_LOG); \
+	exit $$status
+
+## Land files: admit what ENERGY_LANDING_DIR holds, rebuild the days it touches (the whole
+## graph, one run a stretch of days), move the files on; then summarise (docs/real-data.md).
+land: export ENERGY_SOURCE := landing
+land: doctor dagster-home
+	@set -o pipefail; $(PY) -m energy_assets.land 2>&1 | tee $(RUN_LOG); status=$$?; \
 	$(PY) -m energy_assets.summary --run-log $(RUN_LOG); \
 	exit $$status
 

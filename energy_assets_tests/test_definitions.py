@@ -61,3 +61,52 @@ def test_the_plain_cli_validates_from_the_repository_root():
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_landed_data_has_the_same_graph_without_what_needs_the_simulators_truth(tmp_path):
+    import pytest
+
+    from energy_assets.definitions import build_definitions
+    from energy_assets.settings import SettingsError
+
+    settings = load_settings({"ENERGY_SOURCE": "landing", "ENERGY_LANDING_DIR": str(tmp_path)})
+    landed = build_definitions(settings)
+    graph = landed.resolve_asset_graph()
+    simulated = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {k.to_user_string() for k in simulated.get_all_asset_keys()} - keys == {
+        "simulation_truth",
+        "cleaning_evaluation",
+    }
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    before = {(c.asset_key.to_user_string(), c.name) for c in simulated.asset_check_keys}
+    assert before - checks == {
+        ("cleaning_evaluation", "faults_caught"),
+        ("cleaning_evaluation", "good_kept"),
+        ("raw_readings", "every_house_every_day"),
+        ("raw_readings", "row_count_matches_truth"),
+        ("rejected_readings", "rejection_rate"),
+        ("consumption_anomalies", "precision_recall_floor"),
+    }
+    assert checks - before == {("raw_readings", "rows_match_files")}
+    # The checks left out say so where they are declared.
+    for asset_key, name in [
+        ("cleaning_evaluation", "faults_caught"),
+        ("cleaning_evaluation", "good_kept"),
+        ("raw_readings", "every_house_every_day"),
+        ("raw_readings", "row_count_matches_truth"),
+        ("rejected_readings", "rejection_rate"),
+        ("consumption_anomalies", "precision_recall_floor"),
+    ]:
+        spec = next(
+            s
+            for a in defs.assets
+            for s in getattr(a, "check_specs", [])
+            if s.name == name and s.asset_key.to_user_string() == asset_key
+        )
+        assert "not run on landed data" in spec.description, name
+    assert [s.name for s in landed.sensors] == ["landing_files", "simulated_clock_followers"]
+    with pytest.raises(SettingsError, match="ENERGY_LANDING_DIR"):
+        load_settings({"ENERGY_SOURCE": "landing"})
+    with pytest.raises(SettingsError, match="is not a source"):
+        load_settings({"ENERGY_SOURCE": "files"})

@@ -87,7 +87,7 @@ CLEANING_CHECKS = [
         "rejected_readings",
         False,
         "the day's share of rejected readings is within what the configured fault rates predict "
-        "(simulated data only: landed data has no configured fault rates, so it is not run)",
+        "(simulated data only: it is not run on landed data, which has no configured fault rates)",
     ),
 ]
 

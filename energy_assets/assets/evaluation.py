@@ -123,12 +123,14 @@ def missed_by_kind(rejected: DataFrame, truth: DataFrame) -> dict[str, int]:
         day_check(
             "faults_caught",
             "cleaning_evaluation",
-            f"at least {CAUGHT_FLOOR:.0%} of the day's injected faulty readings refused",
+            f"at least {CAUGHT_FLOOR:.0%} of the day's injected faulty readings refused "
+            "(simulated data only: not run on landed data, which has no injected truth)",
         ),
         day_check(
             "good_kept",
             "cleaning_evaluation",
-            f"at most {REFUSED_GOOD_CEILING:.1%} of the day's good readings refused",
+            f"at most {REFUSED_GOOD_CEILING:.1%} of the day's good readings refused "
+            "(simulated data only: not run on landed data, which has no injected truth)",
         ),
     ],
 )

@@ -61,6 +61,7 @@ class LandingResource(ConfigurableResource):
 @asset(
     name="houses",
     group_name=GROUP,
+    backfill_policy=single_run,
     io_manager_key="parquet_io_manager",
     kinds={"python", "parquet"},
 )

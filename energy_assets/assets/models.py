@@ -34,7 +34,7 @@ from energy_assets.analytics.anomalies import (
     detect_anomalies,
     score_against_truth,
 )
-from energy_assets.analytics.classifier import ClassifierParams, train_classifier
+from energy_assets.analytics.classifier import ClassifierError, ClassifierParams, train_classifier
 from energy_assets.analytics.features import household_features
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import simulated_days, single_run
@@ -131,14 +131,20 @@ def household_classifier(
     daily = _as_dates(daily_aggregates)
     profiles = houses.set_index("house_id")["profile"]
     if profiles.dropna().nunique() < 2:
-        yield from _without_labels(context, profiles)
+        yield from _untrained(context, {k: _no_labels(profiles) for k in context.partition_keys})
         return
     models_dir = lake.path("household_classifier", "models")
-    predictions, per_day, last = [], {}, None
+    predictions, per_day, last, untrained = [], {}, None, {}
     for day in _run_days(context):
         first = day - dt.timedelta(days=CLASSIFIER_WINDOW_DAYS - 1)
         window = daily[(daily["day"] >= first) & (daily["day"] <= day)]
-        trained = train_classifier(household_features(window), profiles, params, day, (first, day))
+        try:
+            trained = train_classifier(
+                household_features(window), profiles, params, day, (first, day)
+            )
+        except ClassifierError as err:  # too few labelled houses in the window: no model today
+            untrained[day.isoformat()] = f"not judged: {err}"
+            continue
         trained.metrics["window_days"] = int(window["day"].nunique())
         path = save_model(models_dir, trained)
         predictions.append(trained.predictions)
@@ -146,6 +152,9 @@ def household_classifier(
             k: trained.metrics[k] for k in ("accuracy", "macro_f1", "window_days")
         } | {"model_version": trained.version}
         last = (trained, window, path)
+    if last is None:
+        yield from _untrained(context, untrained)
+        return
     trained, window, path = last
     m = trained.metrics
     confusion = {
@@ -186,7 +195,8 @@ def household_classifier(
         "household_classifier",
         "macro_f1_floor",
         AssetCheckSeverity.WARN,
-        {day: _f1_verdict(metrics) for day, metrics in per_day.items()},
+        {day: _f1_verdict(metrics) for day, metrics in per_day.items()}
+        | {day: Verdict(False, reason, judged=False) for day, reason in untrained.items()},
         {"floor": MACRO_F1_FLOOR, "test_houses": m["test_houses"]},
     )
 
@@ -326,22 +336,26 @@ PREDICTIONS = pa.schema(
 )
 
 
-def _without_labels(context: AssetExecutionContext, profiles: pd.Series):
-    """No model where the registry names fewer than two profiles (landed meters, no houses
-    file): no predictions, and the check says why."""
-    reason = (
+def _no_labels(profiles: pd.Series) -> str:
+    return (
         f"not judged: the registry names the profile of {int(profiles.notna().sum())} of "
         f"{len(profiles)} houses, of {profiles.dropna().nunique()} profile(s); a model needs "
         "houses of two profiles at least (ENERGY_HOUSES_FILE gives them)"
     )
-    context.log.warning(reason)
-    yield Output(PREDICTIONS.empty_table(), metadata={"not_trained": reason})
+
+
+def _untrained(context: AssetExecutionContext, reasons: dict[str, str]):
+    """No model on any day of the run (landed meters without profiles, too few labelled
+    houses): no predictions, and the check says why, day by day."""
+    first = reasons[min(reasons)]
+    context.log.warning(first)
+    yield Output(PREDICTIONS.empty_table(), metadata={"not_trained": first})
     yield day_results(
         context,
         "household_classifier",
         "macro_f1_floor",
         AssetCheckSeverity.WARN,
-        {k: Verdict(False, reason, judged=False) for k in context.partition_keys},
+        {day: Verdict(False, reason, judged=False) for day, reason in reasons.items()},
     )
 
 

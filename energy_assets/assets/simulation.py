@@ -48,14 +48,16 @@ RAW_CHECKS = [
     day_check(
         "every_house_every_day",
         "raw_readings",
-        "Every house of the registry delivered readings on the day.",
+        "Every house of the registry delivered readings on the day (simulated data only: "
+        "it is not run on landed data, where a meter may be silent for a day).",
         blocking=True,
     ),
     day_check(
         "row_count_matches_truth",
         "raw_readings",
         "Rows = houses x the local day's intervals (23, 24 or 25 hours) - gap "
-        "intervals + duplicate deliveries, as recorded in simulation_truth.",
+        "intervals + duplicate deliveries, as recorded in simulation_truth (simulated data "
+        "only: it is not run on landed data, whose rows rows_match_files reconciles).",
         blocking=True,
     ),
 ]
