@@ -1,4 +1,10 @@
-"""The simulated clock: one simulated day after another, at a pace you set.
+"""The sources' sensors: the simulated clock, or the landing folder; and their followers.
+
+``landing_files`` (with ``ENERGY_SOURCE=landing``) looks at the landing folder every 30 s:
+it settles files whose days committed, admits new ones, and asks for the days they touch
+(docs/real-data.md).
+
+The simulated clock: one simulated day after another, at a pace you set.
 
 The original project advanced its clock in a loop; here each tick is a partition. The sensor
 asks for the raw readings of the day after the last simulated one; everything downstream

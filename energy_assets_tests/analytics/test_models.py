@@ -278,3 +278,17 @@ def test_an_incomplete_day_gets_no_verdict_and_says_why():
     assert out.loc["H2", "reason"] == "within the baseline"
     early = detect_anomalies(d, [START + dt.timedelta(days=10)]).iloc[0]
     assert early["reason"] == "no verdict: 10 of 28 days of history"
+
+
+def test_without_temperatures_the_baseline_is_each_houses_level():
+    # Landed files need not carry a temperature: no degree-days, the same verdicts.
+    d = two_houses(40).assign(temperature_mean=np.nan)
+    day = START + dt.timedelta(days=35)
+    set_day(d, "H1", day, 3.0, 0.1, 0.15)
+    out = detect_anomalies(d, [day, day + dt.timedelta(days=1)]).set_index(["house_id", "day"])
+    assert (
+        bool(out.loc[("H1", day), "is_anomaly"]) and "no activity" in out.loc[("H1", day), "reason"]
+    )
+    nxt = day + dt.timedelta(days=1)
+    assert not out.loc[[("H1", nxt), ("H2", day), ("H2", nxt)], "is_anomaly"].astype(bool).any()
+    assert out["expected_kwh"].notna().all() and set(out["model"]) == {"intercept"}
