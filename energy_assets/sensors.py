@@ -127,8 +127,12 @@ def committed_runs(instance, days: list[str]) -> dict[str, float]:
         records = instance.fetch_materializations(
             AssetRecordsFilter(RAW, asset_partitions=[day]), limit=1
         ).records
-        if records:
-            run = instance.get_run_record_by_id(records[0].run_id)
+        if not records:
+            continue
+        run = instance.get_run_record_by_id(records[0].run_id) if records[0].run_id else None
+        if run is None:  # reported without a run: it counts from when it was reported
+            started[day] = records[0].timestamp
+        else:
             started[day] = run.start_time or run.create_timestamp.timestamp()
     return started
 

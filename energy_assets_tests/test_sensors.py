@@ -141,3 +141,64 @@ def test_windowed_models_and_the_notebook_follow_from_any_start_day():
             materialized(instance, ["warehouse", name], day)
         result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
         assert result.get_num_requested(AssetKey("exploration_notebook")) == 1
+
+
+def test_the_landing_sensor_asks_for_the_days_waits_for_its_run_and_gives_up_after_three():
+    import datetime as dt
+    import tempfile
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster._core.utils import make_new_run_id
+
+    from energy_assets.assets.landing import LandingResource
+    from energy_assets.sensors import LANDING_BATCH_TAG, LANDING_TAG, landing_files
+    from energy_assets.storage.lake import LakeResource
+    from energy_assets_tests.landing.files import long_file
+
+    def add_run(instance, status, tags):
+        run = DagsterRun(job_name="__ASSET_JOB", run_id=make_new_run_id(), status=status, tags=tags)
+        instance.add_run(run)
+
+    with tempfile.TemporaryDirectory() as tmp, DagsterInstance.ephemeral() as instance:
+        inbox = Path(tmp) / "in"
+        inbox.mkdir()
+        resources = {
+            "landing": LandingResource(landing_dir=str(inbox), interval_minutes=15),
+            "lake": LakeResource(data_dir=str(Path(tmp) / "data")),
+        }
+
+        def tick():
+            with build_sensor_context(instance=instance, resources=resources) as context:
+                return landing_files.evaluate_tick(context)
+
+        tz = ZoneInfo("America/Santiago")
+        long_file(inbox / "a.csv", ["A"], dt.datetime(2024, 3, 4, tzinfo=tz), 2 * 96)
+        (request,) = tick().run_requests
+        assert request.tags["dagster/asset_partition_range_start"] == "2024-03-04"
+        assert request.tags["dagster/asset_partition_range_end"] == "2024-03-05"
+        assert {k.to_user_string() for k in request.asset_selection} == {"raw_readings", "houses"}
+        # While its run is on, a new file waits and nothing more is asked.
+        add_run(instance, DagsterRunStatus.STARTED, {LANDING_TAG: "1"})
+        long_file(inbox / "b.csv", ["B"], dt.datetime(2024, 3, 9, tzinfo=tz), 96)
+        waiting = tick()
+        assert not waiting.run_requests and "Waiting for run" in waiting.skip_message
+        assert len(list((Path(tmp) / "data" / "landing" / "entries").glob("*.json"))) == 1
+        for run in instance.get_runs():
+            instance.delete_run(run.run_id)
+        # The batch's runs failed three times: no fourth, and the sensor says so.
+        batch = tick().run_requests[0].tags[LANDING_BATCH_TAG]
+        for _ in range(3):
+            add_run(
+                instance, DagsterRunStatus.FAILURE, {LANDING_TAG: "1", LANDING_BATCH_TAG: batch}
+            )
+        stopped = tick()
+        assert not stopped.run_requests and "failed 3 times" in stopped.skip_message
+        # The days were written after all: both files move on, nothing is asked.
+        for day in ("2024-03-04", "2024-03-05", "2024-03-09"):
+            materialized(instance, "raw_readings", day)
+        done = tick()
+        assert not done.run_requests and "2 moved to processed" in done.skip_message
+        assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["a.csv", "b.csv"]
