@@ -21,6 +21,10 @@ MAX_HEATMAP_HOUSES = 200
 #: Local hours as a reader reads them: "00:00" ... "23:00".
 HOUR_LABELS = [f"{h:02d}:00" for h in range(24)]
 ZONE = load_settings().timezone
+#: Landed meters may have no known profile: they are shown as "unknown", not left out.
+PROFILE_CHOICES = ["low", "medium", "high", "unknown"]
+PROFILE = "coalesce(profile, 'unknown')"
+H_PROFILE = "coalesce(h.profile, 'unknown')"
 
 st.set_page_config(page_title="energy_assets: the neighbourhood", layout="wide")
 
@@ -75,19 +79,17 @@ with st.sidebar:
     start, end = picked if isinstance(picked, tuple) and len(picked) == 2 else (picked, picked)
     if isinstance(start, tuple):  # a half-made range while the user picks
         start = end = first
-    profiles = st.multiselect(
-        "Profiles", ["low", "medium", "high"], default=["low", "medium", "high"]
-    )
+    profiles = st.multiselect("Profiles", PROFILE_CHOICES, default=PROFILE_CHOICES)
     all_houses = ask("SELECT house_id FROM {h} ORDER BY house_id", h="houses")["house_id"].tolist()
     houses = st.multiselect(
         f"Houses (empty: the first {min(40, len(all_houses))} of the chosen profiles)", all_houses
     )
 
 RANGE = (start, end)
-profile_list = profiles or ["low", "medium", "high"]
+profile_list = profiles or PROFILE_CHOICES
 if not houses:
     houses = ask(
-        "SELECT house_id FROM {h} WHERE profile = ANY(%s) ORDER BY house_id LIMIT 40",
+        f"SELECT house_id FROM {{h}} WHERE {PROFILE} = ANY(%s) ORDER BY house_id LIMIT 40",
         (profile_list,),
         h="houses",
     )["house_id"].tolist()
@@ -98,7 +100,7 @@ st.caption(f"{n_houses} houses, simulated days {first} to {last}; showing {start
 head = ask(
     "SELECT count(*) AS house_days, sum(total_kwh) AS kwh, "
     "sum(estimated_intervals)::float / nullif(sum(expected_intervals), 0) AS estimated "
-    "FROM {d} d JOIN {h} h USING (house_id) WHERE day BETWEEN %s AND %s AND h.profile = ANY(%s)",
+    f"FROM {{d}} d JOIN {{h}} h USING (house_id) WHERE day BETWEEN %s AND %s AND {H_PROFILE} = ANY(%s)",
     (*RANGE, profile_list),
     d="energy_daily",
     h="houses",
@@ -112,8 +114,8 @@ c3.metric("Estimated intervals", f"{float(head['estimated'] or 0):.2%}")
 st.subheader("Mean daily load curve per profile")
 hourly = ", ".join(f"avg({c}) AS {c}" for c in HOURLY_COLUMNS)
 curves = ask(
-    f"SELECT h.profile, {hourly} FROM {{d}} d JOIN {{h}} h USING (house_id) "
-    "WHERE day BETWEEN %s AND %s AND h.profile = ANY(%s) GROUP BY h.profile",
+    f"SELECT {H_PROFILE} AS profile, {hourly} FROM {{d}} d JOIN {{h}} h USING (house_id) "
+    f"WHERE day BETWEEN %s AND %s AND {H_PROFILE} = ANY(%s) GROUP BY 1",
     (*RANGE, profile_list),
     d="energy_daily",
     h="houses",

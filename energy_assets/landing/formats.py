@@ -16,9 +16,9 @@ names are allowed):
   half-hourly CSV, ``LCLid,stdorToU,DateTime,KWH/hh (per half hour) `` (trailing space
   included), local wall-clock times of the neighbourhood's zone, ``Null`` for a missing value.
 - ``uci_household``: the UCI "Individual household electric power consumption" file,
-  ``Date;Time;Global_active_power;...;Voltage;...``, ``dd/mm/yyyy`` local times, kW averaged
-  over each minute (so kWh = kW / 60), ``?`` for missing; one household, meter id
-  :data:`UCI_METER_ID`.
+  ``Date;Time;Global_active_power;...;Voltage;...``, ``dd/mm/yyyy`` times on a clock without
+  summer time (:data:`UCI_UTC_OFFSET`), kW averaged over each minute (so kWh = kW / 60), ``?``
+  for missing; one household, meter id :data:`UCI_METER_ID`.
 
 Local wall-clock times are placed as the clock reads them: a time the clocks skip refuses the
 file (it names no instant); a time the clocks repeat is the earlier instant at its first
@@ -42,7 +42,13 @@ from energy_assets.simulation.meter import RAW_SCHEMA
 
 #: The UCI file holds one household and names none: its meter id.
 UCI_METER_ID = "UCI-SCEAUX"
+#: The UCI file's clock: its 2,075,259 minutes from 16/12/2006 17:24 to 26/11/2010 21:02 are
+#: every minute between the two, none skipped or repeated at the clock changes, so its clock
+#: does not keep summer time: it is read as French standard time (CET, UTC+1) all year.
+UCI_UTC_OFFSET = pd.Timedelta(hours=1)
 BOM = b"\xef\xbb\xbf"
+#: A plain decimal number, as the exports write them.
+NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 
 
 class UnreadableFile(ValueError):
@@ -132,7 +138,7 @@ def _uci_columns(table: pa.Table, timezone: str) -> dict[str, object]:
     meters = np.full(table.num_rows, UCI_METER_ID, dtype=object)
     return {
         "house_id": meters,
-        "utc": _wall_to_utc(meters, wall, wall_text, timezone),
+        "utc": wall - UCI_UTC_OFFSET,
         "consumption_kwh": _kw_minutes_as_kwh(text(names["Global_active_power"])),
         "temperature": None,
         "voltage": text(names["Voltage"]),
@@ -177,11 +183,16 @@ def _refuse_unparsed(values: pd.Series, text, column: str, expected: str) -> Non
         )
 
 
-def _kw_minutes_as_kwh(kw: np.ndarray) -> np.ndarray:
+def _kw_minutes_as_kwh(kw: np.ndarray) -> pa.Array:
     """A minute's average kW as that minute's kWh, as text; what does not parse stays as it is."""
-    number = pd.to_numeric(pd.Series(kw), errors="coerce")
-    kwh = (number / 60.0).map(lambda v: f"{v:.6g}")  # the file's 3 decimals of kW, kept
-    return np.where(number.isna(), kw, kwh.to_numpy(object))
+    text = pa.array(kw, pa.string())
+    trimmed = pc.utf8_trim_whitespace(text)
+    number = pc.cast(
+        pc.if_else(pc.match_substring_regex(trimmed, NUMBER), trimmed, None), pa.float64()
+    )
+    # 3 decimals of kW are 7 of kWh a minute: rounding there keeps the file's precision.
+    kwh = pc.cast(pc.round(pc.divide(number, 60.0), 7), pa.string())
+    return pc.if_else(pc.is_null(number), text, kwh)
 
 
 def _wall_to_utc(meters, wall: pd.Series, text, timezone: str) -> pd.Series:
@@ -297,7 +308,7 @@ def read_delivery(path: Path, where: Where, ingested_at: dt.datetime) -> Deliver
     n = table.num_rows
     readings = pa.table(
         {
-            "house_id": pa.array(np.char.strip(columns["house_id"].astype(str)), pa.string()),
+            "house_id": pc.utf8_trim_whitespace(pa.array(columns["house_id"], pa.string())),
             "simulated_timestamp": pa.array(utc.to_numpy("datetime64[us]"), pa.timestamp("us")),
             "ingested_at": pa.array(
                 np.full(n, np.datetime64(ingested_at, "us")), pa.timestamp("us")

@@ -146,3 +146,18 @@ def test_readings_outside_the_partitions_are_refused(tmp_path):
     _long(path, ["2012-10-12T00:30:00Z"])
     with pytest.raises(UnreadableFile, match="before the first day of the partitions"):
         read_delivery(path, Where("UTC", 15, dt.date(2024, 1, 1), dt.date(2025, 1, 1)), DELIVERED)
+
+
+def test_the_uci_clock_keeps_no_summer_time(tmp_path):
+    # A minute series straight through the spring change, as the UCI file is: every minute is an
+    # instant one minute after the last, and the local days around the change are 23 hours.
+    path = tmp_path / "spring.txt"
+    uci_file(path, dt.datetime(2024, 3, 30, 0, 0), 3 * 1440)
+    where = Where("Europe/Madrid", 1, dt.date(2024, 1, 1), dt.date(2025, 12, 31))
+    d = read_delivery(path, where, DELIVERED)
+    times = np.array(_utc(d), dtype="datetime64[m]")
+    assert (np.diff(times) == np.timedelta64(1, "m")).all()
+    assert times[0] == np.datetime64("2024-03-29T23:00")
+    by_day = d.rows_by_day()
+    # 30 March 00:00 CET is 23:00 UTC the day before: local day 30 March starts at the first row.
+    assert by_day["2024-03-30"] == 1440 and by_day["2024-03-31"] == 1380
