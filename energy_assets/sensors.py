@@ -29,7 +29,7 @@ from dagster import (
     sensor,
 )
 
-from energy_assets.assets.landing import LandingResource
+from energy_assets.assets.landing import REGISTRY_KEY, LandingResource
 from energy_assets.landing.ledger import Intake, take_in
 from energy_assets.partitions import simulated_days
 from energy_assets.settings import load_settings
@@ -137,9 +137,20 @@ def committed_runs(instance, days: list[str]) -> dict[str, float]:
     return started
 
 
-def landing_requests(instance, intake: Intake) -> list[RunRequest] | SkipReason:
-    """One run a stretch of days to rebuild; none while a landing run is on, or once a batch
-    failed :data:`LANDING_TRIES` times."""
+def registry_is_current(instance, key: str) -> bool:
+    """The registry's last materialization was built from what ``key`` names."""
+    event = instance.get_latest_materialization_event(AssetKey("houses"))
+    if event is None or event.asset_materialization is None:
+        return False
+    built = event.asset_materialization.metadata.get(REGISTRY_KEY)
+    return built is not None and built.value == key
+
+
+def landing_requests(
+    instance, intake: Intake, registry_current: bool = False
+) -> list[RunRequest] | SkipReason:
+    """One run a stretch of days to rebuild (with the registry when new meters came); none
+    once a batch failed :data:`LANDING_TRIES` times."""
     if not intake.ranges:
         return SkipReason(f"Nothing to rebuild. {intake.summary()}.")
     batch = hashlib.sha256(" ".join(intake.unsettled).encode()).hexdigest()[:16]
@@ -151,9 +162,10 @@ def landing_requests(instance, intake: Intake) -> list[RunRequest] | SkipReason:
             f"The runs for these files failed {len(failed)} times (last: {failed[0].run_id}); "
             "fix the cause and land a file again to retry. " + intake.summary()
         )
+    selection = [RAW] if registry_current else [RAW, AssetKey("houses")]
     return [
         RunRequest(
-            asset_selection=[RAW, AssetKey("houses")],
+            asset_selection=selection,
             tags={LANDING_TAG: "1", LANDING_BATCH_TAG: batch, RANGE_START: a, RANGE_END: b},
         )
         for a, b in intake.ranges
@@ -184,4 +196,5 @@ def landing_files(context: SensorEvaluationContext, landing: LandingResource, la
         context.log.warning(f"{name} quarantined: {reason}")
     if on:
         return SkipReason(f"Waiting for run {on[0].run_id}. {intake.summary()}.")
-    return landing_requests(context.instance, intake)
+    current = registry_is_current(context.instance, landing.registry_key(lake))
+    return landing_requests(context.instance, intake, current)

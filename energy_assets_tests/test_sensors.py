@@ -202,3 +202,38 @@ def test_the_landing_sensor_asks_for_the_days_waits_for_its_run_and_gives_up_aft
         done = tick()
         assert not done.run_requests and "2 moved to processed" in done.skip_message
         assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["a.csv", "b.csv"]
+
+
+def test_the_registry_is_rebuilt_only_when_new_meters_come():
+    import datetime as dt
+    import tempfile
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from energy_assets.assets.landing import REGISTRY_KEY, LandingResource
+    from energy_assets.sensors import landing_files
+    from energy_assets.storage.lake import LakeResource
+    from energy_assets_tests.landing.files import long_file
+
+    tz = ZoneInfo("America/Santiago")
+    with tempfile.TemporaryDirectory() as tmp, DagsterInstance.ephemeral() as instance:
+        inbox = Path(tmp) / "in"
+        inbox.mkdir()
+        landing = LandingResource(landing_dir=str(inbox), interval_minutes=15)
+        lake = LakeResource(data_dir=str(Path(tmp) / "data"))
+
+        def selection():
+            with build_sensor_context(
+                instance=instance, resources={"landing": landing, "lake": lake}
+            ) as context:
+                (request,) = landing_files.evaluate_tick(context).run_requests
+            return {k.to_user_string() for k in request.asset_selection}
+
+        long_file(inbox / "a.csv", ["A"], dt.datetime(2024, 3, 4, tzinfo=tz), 96)
+        assert selection() == {"raw_readings", "houses"}
+        instance.report_runless_asset_event(
+            AssetMaterialization("houses", metadata={REGISTRY_KEY: landing.registry_key(lake)})
+        )
+        assert selection() == {"raw_readings"}  # the same meters: the registry stands
+        long_file(inbox / "b.csv", ["B"], dt.datetime(2024, 3, 5, tzinfo=tz), 96)
+        assert selection() == {"raw_readings", "houses"}  # a new meter

@@ -25,7 +25,7 @@ from dagster import (
 
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.landing.formats import Where
-from energy_assets.landing.ledger import Entry, Ledger
+from energy_assets.landing.ledger import Entry, Ledger, registry_key
 from energy_assets.partitions import simulated_days, single_run
 from energy_assets.simulation.houses import HOUSES_SCHEMA
 from energy_assets.simulation.settings import PROFILES
@@ -34,6 +34,8 @@ from energy_assets.storage.parquet_io import ParquetIOManager
 
 GROUP = "landing"
 RAW = AssetKey("raw_readings")
+#: The registry's metadata entry naming what it was built from (the sensor compares it).
+REGISTRY_KEY = "registry_key"
 
 
 class HousesFileError(ValueError):
@@ -50,6 +52,11 @@ class LandingResource(ConfigurableResource):
     def ledger(self, lake: LakeResource) -> Ledger:
         """The landing folder and the ledger of what was taken from it, under the lake."""
         return Ledger(Path(self.landing_dir), lake.path("landing"))
+
+    def registry_key(self, lake: LakeResource) -> str:
+        """What the registry would be built from now (meters seen, the houses file)."""
+        houses_file = Path(self.houses_file) if self.houses_file else None
+        return registry_key(self.ledger(lake).entries(), houses_file)
 
     def where(self) -> Where:
         """What a reader must know: the partitions' zone and span, the pipeline's interval."""
@@ -70,11 +77,14 @@ def landed_houses(
 ) -> pa.Table:
     """The registry: the houses file's rows, and a row (profile unknown) for every other meter
     seen in the landed files."""
-    seen = sorted({m for e in landing.ledger(lake).entries().values() for m in e.meters})
-    listed = _houses_file(Path(landing.houses_file)) if landing.houses_file else None
+    entries = landing.ledger(lake).entries()
+    seen = sorted({m for e in entries.values() for m in e.meters})
+    houses_file = Path(landing.houses_file) if landing.houses_file else None
+    listed = _houses_file(houses_file) if houses_file else None
     registry = registry_of(listed, seen)
     context.add_output_metadata(
         {
+            REGISTRY_KEY: registry_key(entries, houses_file),
             "houses": registry.num_rows,
             "from_houses_file": 0 if listed is None else listed.num_rows,
             "profile_known": registry.num_rows - registry["profile"].null_count,

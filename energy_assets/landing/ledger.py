@@ -315,3 +315,14 @@ def take_in(
         [d for e in waiting for d in e.days if started.get(d, 0.0) <= e.admitted_at]
     )
     return intake
+
+
+def registry_key(entries: dict[str, Entry], houses_file: Path | None) -> str:
+    """What the registry is built from — the meters seen and the houses file's content — as
+    one hash: the registry needs rebuilding only when it changes."""
+    digest = hashlib.sha256()
+    for meter in sorted({m for e in entries.values() for m in e.meters}):
+        digest.update(meter.encode() + b"\n")
+    if houses_file is not None and houses_file.is_file():
+        digest.update(content_hash(houses_file).encode())
+    return digest.hexdigest()[:16]
