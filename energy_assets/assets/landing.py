@@ -28,9 +28,11 @@ from energy_assets.landing.formats import Where
 from energy_assets.landing.ledger import Entry, Ledger, registry_key
 from energy_assets.partitions import simulated_days, single_run
 from energy_assets.simulation.houses import HOUSES_SCHEMA
+from energy_assets.simulation.meter import RAW_SCHEMA
 from energy_assets.simulation.settings import PROFILES
+from energy_assets.storage.folders import staging_folder, sweep_staging
 from energy_assets.storage.lake import LakeResource
-from energy_assets.storage.parquet_io import ParquetIOManager
+from energy_assets.storage.parquet_io import ParquetIOManager, StagedParquet
 
 GROUP = "landing"
 RAW = AssetKey("raw_readings")
@@ -167,20 +169,24 @@ def landed_readings(
     ledger = landing.ledger(lake)
     entries = ledger.entries()  # read once: the rows written and the rows expected agree
     used = {sha: e for sha, e in entries.items() if any(str(d) in e.rows_by_day for d in days)}
-    readings = ledger.readings(days, used)
-    yield Output(
-        readings,
-        metadata={
-            "files": len(used),
-            "houses": len(pc.unique(readings["house_id"])),
-            "file_rows": MetadataValue.json(
-                {
-                    e.name: {d: e.rows_by_day[d] for d in map(str, days) if d in e.rows_by_day}
-                    for e in used.values()
-                }
-            ),
-        },
-    )
+    staging_root = lake.path(".staging")
+    staging_root.mkdir(parents=True, exist_ok=True)
+    sweep_staging(staging_root, "landing-")  # what runs that died left behind
+    with staging_folder(staging_root, "landing-") as run_dir:
+        ledger.stage_days(days, used, run_dir / "raw_readings")
+        yield Output(
+            StagedParquet(run_dir / "raw_readings", RAW_SCHEMA),
+            metadata={
+                "files": len(used),
+                "houses": len({m for e in used.values() for m in e.meters}),
+                "file_rows": MetadataValue.json(
+                    {
+                        e.name: {d: e.rows_by_day[d] for d in map(str, days) if d in e.rows_by_day}
+                        for e in used.values()
+                    }
+                ),
+            },
+        )
     verdicts = {
         str(d): _rows_match(parquet_io_manager.rows_of_day(RAW, d), str(d), used) for d in days
     }

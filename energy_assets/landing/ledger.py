@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from energy_assets.landing.formats import Delivery, UnreadableFile, Where, read_delivery
-from energy_assets.simulation.meter import RAW_SCHEMA
 
 #: Names the landing source does not read: files still being written, and its own folders.
 IGNORED_PREFIXES = (".", "_")
@@ -110,16 +110,28 @@ class Ledger:
             out[entry.sha256] = entry
         return out
 
-    def readings(self, days: list[dt.date], entries: dict[str, Entry]) -> pa.Table:
-        """Every reading of ``entries`` on ``days``, in the raw-readings contract."""
-        files = [
+    def files_of(self, day: str | dt.date, entries: dict[str, Entry]) -> list[Path]:
+        """The ledger's files of ``entries`` for one day (each in the raw-readings contract)."""
+        return [
             self._readings / f"day={day}" / f"{sha}.parquet"
-            for day in map(str, days)
             for sha, entry in sorted(entries.items())
-            if day in entry.rows_by_day
+            if str(day) in entry.rows_by_day
         ]
-        tables = [pq.read_table(f, schema=RAW_SCHEMA) for f in files]
-        return pa.concat_tables(tables) if tables else RAW_SCHEMA.empty_table()
+
+    def stage_days(self, days: list[dt.date], entries: dict[str, Entry], staging: Path) -> None:
+        """Lay out ``staging/day=D/`` with the day's files of ``entries``: hard links to the
+        ledger's immutable files (copies across file systems), so no day is held in memory."""
+        for day in days:
+            folder = staging / f"day={day}"
+            sources = self.files_of(day, entries)
+            if sources:  # a day without files is written empty by the store
+                folder.mkdir(parents=True)
+            for source in sources:
+                target = folder / f"part-{source.stem[:16]}.parquet"
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copyfile(source, target)
 
     # Admission
 

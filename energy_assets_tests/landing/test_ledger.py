@@ -6,6 +6,7 @@ import os
 import time
 from zoneinfo import ZoneInfo
 
+import pyarrow.parquet as pq
 import pytest
 
 from energy_assets.assets.landing import HousesFileError, _houses_file, registry_of
@@ -83,7 +84,10 @@ def test_a_late_file_reopens_its_past_day_and_the_day_has_every_file(ledger):
     _day(ledger.inbox / "late.csv", dt.date(2024, 3, 4), houses=("B",))
     late = take_in(ledger, WHERE, commits)
     assert late.ranges == [("2024-03-04", "2024-03-04")]
-    readings = ledger.readings([dt.date(2024, 3, 4)], ledger.entries())
+    staged = ledger.root.parent / "staged"
+    ledger.stage_days([dt.date(2024, 3, 4), dt.date(2024, 3, 6)], ledger.entries(), staged)
+    readings = pq.read_table(staged / "day=2024-03-04")
+    assert not (staged / "day=2024-03-06").exists()  # no file: the store writes it empty
     assert sorted(set(readings["house_id"].to_pylist())) == ["A", "B"]
     assert readings.num_rows == 2 * 96
 
