@@ -1,12 +1,14 @@
 """End to end with ENERGY_SOURCE=landing: files a test lands, `make land`'s pass, the warehouse."""
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from dagster import DagsterInstance, Definitions
 from psycopg import sql
+from streamlit.testing.v1 import AppTest
 
 from energy_assets.assets.landing import LandingResource
 from energy_assets.definitions import build_definitions
@@ -45,7 +47,7 @@ def _day(path, day: dt.date, houses: list[str], **kw) -> int:
 
 @pytest.mark.usefixtures("spark")
 def test_landed_files_go_through_the_whole_graph_and_late_files_reopen_their_day(
-    tmp_path, lake_dir, pg_url, pg_schema
+    tmp_path, lake_dir, pg_url, pg_schema, monkeypatch
 ):
     inbox = tmp_path / "landing"
     inbox.mkdir()
@@ -109,3 +111,11 @@ def test_landed_files_go_through_the_whole_graph_and_late_files_reopen_their_day
         assert cleaned == [(8,)]
         # Nothing left to do: a third pass asks for no run.
         assert land(defs, instance) == []
+
+    # The dashboard reads the landed warehouse as it is: houses of unknown profile included.
+    monkeypatch.setenv("ENERGY_PG_URL", pg_url)
+    monkeypatch.setenv("ENERGY_PG_SCHEMA", pg_schema)
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py"))
+    app.run(timeout=120)
+    assert not app.exception, [e.message for e in app.exception]
+    assert app.metric[0].value == "14"  # house-days: 8 houses on the first day, 6 on the second
