@@ -5,8 +5,10 @@
 For each size: raw readings are simulated once (10,000 houses at 1 minute is 14.4M readings a
 day), then cleaned by the project's Spark job (classify, write cleaned and rejected Parquet, as
 the asset does) and by DuckDB running the same rules as SQL (row rules, latest valid delivery,
-stuck runs, gap interpolation), writing the same two Parquet outputs. Both results are compared
-(rows cleaned and rejected must agree) and rows/s printed.
+stuck runs, gap interpolation, quality flags), writing the same two Parquet outputs. Both
+results are compared row by row — every cleaned reading's values (to 1e-9), estimate mark and
+flags, every rejected reading's raw text and reason, as multisets both ways — and rows/s
+printed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.simplefilter("ignore")
 
 from energy_assets.cleaning.rules import (  # noqa: E402
+    MISSING_MARKERS,
     SENTINELS,
     TEMPERATURE_RANGE_C,
     VOLTAGE_RANGE_OF_NOMINAL,
@@ -40,9 +43,12 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
     lo_v, hi_v = (p.nominal_voltage * f for f in VOLTAGE_RANGE_OF_NOMINAL)
     lo_t, hi_t = TEMPERATURE_RANGE_C
 
+    markers = ", ".join(f"'{m}'" for m in MISSING_MARKERS)
+
     def field(col: str, label: str, parsed: str) -> str:
         return (
-            f"WHEN {col} IS NULL OR trim({col}) = '' THEN '{label}_missing' "
+            f"WHEN {col} IS NULL OR trim({col}) = '' OR lower(trim({col})) IN ({markers}) "
+            f"THEN '{label}_missing' "
             f"WHEN isnan({parsed}) THEN '{label}_nan' "
             f"WHEN {parsed} IN ({sent}) THEN '{label}_sentinel' "
             f"WHEN {parsed} IS NULL THEN '{label}_not_numeric' "
@@ -82,7 +88,10 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
                row_number() OVER w > 1 THEN 'duplicate_identical'
              WHEN reason0 IS NULL AND coalesce(sum((reason0 IS NULL)::INT) OVER
                (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0
-             THEN 'duplicate_superseded' ELSE reason0 END AS reason1
+             THEN 'duplicate_superseded' ELSE reason0 END AS reason1,
+        -- The kept delivery disagrees with the next valid one of its interval.
+        coalesce(reason0 IS NULL AND lead(reason0 IS NULL) OVER w
+                 AND lead(k) OVER w IS DISTINCT FROM k, false) AS conflict
       FROM r
       WINDOW w AS (PARTITION BY house_id, day, simulated_timestamp
                    ORDER BY ingested_at DESC, k, t, v, consumption_kwh, temperature, voltage)
@@ -103,6 +112,10 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
     )
     SELECT house_id, simulated_timestamp, ingested_at, consumption_kwh, temperature, voltage, day,
            k, t, v,
+           concat_ws(',', CASE WHEN conflict THEN 'conflict_resolved' END,
+                     CASE WHEN epoch(ingested_at) - epoch(simulated_timestamp) >
+                               {(p.interval_minutes + p.late_after_minutes) * 60}
+                          THEN 'late_delivery' END) AS flags,
            CASE WHEN reason1 IS NULL AND kept_idx > run_start AND
                      coalesce(next_start, total_kept + 1) - run_start >= {p.stuck_run + 1}
                 THEN 'stuck_meter' ELSE reason1 END AS reason
@@ -116,20 +129,22 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
 
     COPY (
       SELECT house_id, simulated_timestamp, ingested_at, k AS consumption_kwh, t AS temperature,
-             v AS voltage, false AS is_estimated, day FROM kept
+             v AS voltage, false AS is_estimated, flags AS quality_flags, day FROM kept
       UNION ALL
       SELECT house_id, prev_ts + to_seconds(g * {step}) AS simulated_timestamp, NULL, pk + (k - pk) * g / (n + 1),
-             pt + (t - pt) * g / (n + 1), pv + (v - pv) * g / (n + 1), true, day
+             pt + (t - pt) * g / (n + 1), pv + (v - pv) * g / (n + 1), true, 'estimated', day
       FROM (SELECT *, (epoch(simulated_timestamp) - epoch(prev_ts)) // {step} - 1 AS n FROM kept
             WHERE prev_ts IS NOT NULL) gaps, generate_series(1, n::BIGINT) AS s(g)
       WHERE n BETWEEN 1 AND {max_missing}
       UNION ALL
-      SELECT house_id, {day_start("day")} + to_seconds((g - 1) * {step}), NULL, k, t, v, true, day
+      SELECT house_id, {day_start("day")} + to_seconds((g - 1) * {step}), NULL, k, t, v, true,
+             'estimated', day
       FROM (SELECT *, (epoch(simulated_timestamp) - epoch({day_start("day")})) // {step} AS n FROM kept
             WHERE prev_ts IS NULL) lead_gaps, generate_series(1, n::BIGINT) AS s(g)
       WHERE n BETWEEN 1 AND {max_missing}
       UNION ALL
-      SELECT house_id, simulated_timestamp + to_seconds(g * {step}), NULL, k, t, v, true, day
+      SELECT house_id, simulated_timestamp + to_seconds(g * {step}), NULL, k, t, v, true,
+             'estimated', day
       FROM (SELECT *, (epoch({day_start("day + 1")}) - epoch(simulated_timestamp)) // {step} - 1 AS n
             FROM kept WHERE next_ts IS NULL) trail_gaps, generate_series(1, n::BIGINT) AS s(g)
       WHERE n BETWEEN 1 AND {max_missing}
@@ -139,6 +154,40 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
                  reason, day FROM classified WHERE reason IS NOT NULL)
       TO '{out / "rejected"}' (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd);
     """
+
+
+#: What a cleaned reading is, compared: its key, values (to 1e-9), estimate mark and flags.
+CLEANED_ROW = (
+    "house_id, simulated_timestamp, ingested_at, round(consumption_kwh, 9), "
+    "round(temperature, 9), round(voltage, 9), is_estimated, quality_flags"
+)
+#: What a rejected reading is, compared: its raw text as delivered and its reason.
+REJECTED_ROW = (
+    "house_id, simulated_timestamp, ingested_at, consumption_kwh, temperature, voltage, reason"
+)
+
+
+def differing_rows(con, work: Path) -> dict[str, int]:
+    """Rows one output has and the other has not, as multisets, each way (0 everywhere: same)."""
+
+    def scan(path: Path, columns: str) -> str:
+        return (
+            f"SELECT {columns} FROM read_parquet('{path}/**/*.parquet', hive_partitioning = false)"
+        )
+
+    out = {}
+    for name, columns, spark, duck in [
+        ("cleaned", CLEANED_ROW, work / "spark_cleaned", work / "duck" / "cleaned"),
+        ("rejected", REJECTED_ROW, work / "spark_rejected", work / "duck" / "rejected"),
+    ]:
+        a, b = scan(spark, columns), scan(duck, columns)
+        out[f"{name} only in Spark"] = con.execute(
+            f"SELECT count(*) FROM ({a} EXCEPT ALL {b})"
+        ).fetchone()[0]
+        out[f"{name} only in DuckDB"] = con.execute(
+            f"SELECT count(*) FROM ({b} EXCEPT ALL {a})"
+        ).fetchone()[0]
+    return out
 
 
 def main() -> int:
@@ -194,19 +243,13 @@ def main() -> int:
             con.execute(duckdb_sql(str(work / "raw" / "**" / "*.parquet"), work / "duck", params))
             duck_s = time.perf_counter() - start
 
-            def rows(path: Path, con=con) -> int:
-                return con.execute(
-                    f"SELECT count(*) FROM read_parquet('{path}/**/*.parquet')"
-                ).fetchone()[0]
-
-            same = rows(work / "spark_cleaned") == rows(work / "duck" / "cleaned") and rows(
-                work / "spark_rejected"
-            ) == rows(work / "duck" / "rejected")
+            differ = differing_rows(con, work)
             con.close()
+            same = "yes" if not any(differ.values()) else "NO " + str(differ)
             print(
                 f"| {n_houses:>7,} | {raw_rows:>11,} | {spark_s:>8.1f} | {raw_rows / spark_s:>12,.0f} | "
                 f"{duck_s:>8.1f} | {raw_rows / duck_s:>13,.0f} | {spark_s / duck_s:>11.1f}x | "
-                f"{'yes' if same else 'NO':>11} |"
+                f"{same:>11} |"
             )
         finally:
             shutil.rmtree(work, ignore_errors=True)
