@@ -12,6 +12,7 @@ import sys
 
 from dagster import DagsterInstance, Definitions, build_sensor_context, materialize
 
+from energy_assets.sensors import RANGE_END, RANGE_START
 from energy_assets.settings import SettingsError, load_settings
 
 
@@ -29,10 +30,7 @@ def land(defs: Definitions, instance: DagsterInstance) -> list:
         print(tick.skip_message)
     results = []
     for request in tick.run_requests or []:
-        days = (
-            f"{request.tags['dagster/asset_partition_range_start']}.."
-            + request.tags["dagster/asset_partition_range_end"]
-        )
+        days = f"{request.tags[RANGE_START]}..{request.tags[RANGE_END]}"
         result = materialize(
             list(defs.assets),
             resources=defs.resources,
