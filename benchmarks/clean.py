@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.simplefilter("ignore")
 
 from energy_assets.cleaning.rules import (  # noqa: E402
-    MISSING_MARKERS,
     SENTINELS,
     TEMPERATURE_RANGE_C,
     VOLTAGE_RANGE_OF_NOMINAL,
@@ -43,12 +42,11 @@ def duckdb_sql(raw_glob: str, out: Path, p: CleaningParams) -> str:
     lo_v, hi_v = (p.nominal_voltage * f for f in VOLTAGE_RANGE_OF_NOMINAL)
     lo_t, hi_t = TEMPERATURE_RANGE_C
 
-    markers = ", ".join(f"'{m}'" for m in MISSING_MARKERS)
+    markers = "".join(f", '{m}'" for m in p.missing_markers)
 
     def field(col: str, label: str, parsed: str) -> str:
         return (
-            f"WHEN {col} IS NULL OR trim({col}) = '' OR lower(trim({col})) IN ({markers}) "
-            f"THEN '{label}_missing' "
+            f"WHEN {col} IS NULL OR trim({col}) IN (''{markers}) THEN '{label}_missing' "
             f"WHEN isnan({parsed}) THEN '{label}_nan' "
             f"WHEN {parsed} IN ({sent}) THEN '{label}_sentinel' "
             f"WHEN {parsed} IS NULL THEN '{label}_not_numeric' "

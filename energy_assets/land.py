@@ -18,7 +18,7 @@ from energy_assets.settings import SettingsError, load_settings
 
 def look(defs: Definitions, instance: DagsterInstance):
     """Evaluate the landing sensor once: its run requests, or why it asks for none."""
-    sensor = defs.get_sensor_def("landing_files")
+    sensor = defs.resolve_sensor_def("landing_files")
     with build_sensor_context(instance=instance, resources=defs.resources) as context:
         return sensor.evaluate_tick(context)
 

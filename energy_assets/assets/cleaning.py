@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
-from energy_assets.cleaning.rules import CleaningParams
+from energy_assets.cleaning.rules import MISSING_MARKERS, CleaningParams
 from energy_assets.cleaning.schema import schema_errors
 from energy_assets.cleaning.vee import (
     classify,
@@ -186,6 +186,7 @@ def build_vee(landed: bool = False):
             max_gap_minutes=config.max_gap_minutes,
             timezone=day_time_zone(settings),
             optional_channels=LANDED_OPTIONAL_CHANNELS if landed else (),
+            missing_markers=MISSING_MARKERS if landed else (),
         )
         check_raw_schema(raw_readings, str(parquet_io_manager.asset_dir(RAW.path)))
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]

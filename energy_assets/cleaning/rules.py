@@ -14,8 +14,9 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 SENTINELS = (-9999.0, 9999.0, -999.0, 999999.0)
-#: How public exports write a missing value (London LCL: ``Null``; UCI: ``?``).
-MISSING_MARKERS = ("null", "?")
+#: How public exports write a missing value (London LCL: ``Null``; UCI: ``?``), as written:
+#: compared after a trim, on landed data only (the simulator writes none).
+MISSING_MARKERS = ("Null", "null", "NULL", "?")
 #: A home's service: 100 A at the nominal voltage. Above it in an interval is not a reading.
 SERVICE_AMPS = 100.0
 TEMPERATURE_RANGE_C = (-50.0, 60.0)
@@ -35,6 +36,8 @@ class CleaningParams:
     #: Channels the source may leave empty (landed files without temperature or voltage): an
     #: empty value there is no fault of the reading, and the cleaned value stays null.
     optional_channels: tuple[str, ...] = ()
+    #: Texts that mean "no value" besides an empty one (landed exports' ``Null`` and ``?``).
+    missing_markers: tuple[str, ...] = ()
 
     @property
     def max_kwh(self) -> float:
@@ -67,13 +70,14 @@ def parsed(name: str) -> Column:
     return F.col(f"_{name}")
 
 
-def _empty(name: str) -> Column:
-    text = F.lower(F.trim(F.col(name)))
-    return F.col(name).isNull() | (text == "") | text.isin(*MISSING_MARKERS)
+def _empty(name: str, p: CleaningParams) -> Column:
+    text = F.trim(F.col(name))
+    none = text.isin("", *p.missing_markers) if p.missing_markers else text == ""
+    return F.col(name).isNull() | none
 
 
 def _missing(name: str) -> Callable[[CleaningParams], Column]:
-    return lambda p: F.lit(False) if name in p.optional_channels else _empty(name)
+    return lambda p: F.lit(False) if name in p.optional_channels else _empty(name, p)
 
 
 def _nan(name: str) -> Callable[[CleaningParams], Column]:
@@ -85,14 +89,21 @@ def _sentinel(name: str) -> Callable[[CleaningParams], Column]:
 
 
 def _not_numeric(name: str) -> Callable[[CleaningParams], Column]:
-    return lambda p: parsed(name).isNull() & ~_empty(name)
+    # Where an empty value is a fault, the missing rule has taken it already (rules apply in
+    # order); where it may be empty, an empty value is no fault.
+    return lambda p: (
+        parsed(name).isNull() & ~_empty(name, p)
+        if name in p.optional_channels
+        else parsed(name).isNull()
+    )
 
 
 def _field_rules(name: str, label: str) -> list[Rule]:
     return [
         Rule(
             f"{label}_missing",
-            f"{name} is null, empty or a missing-value marker ({', '.join(MISSING_MARKERS)})",
+            f"{name} is null or empty (on landed data also a missing-value marker: "
+            f"{', '.join(MISSING_MARKERS)})",
             "reject",
             _missing(name),
         ),

@@ -279,3 +279,22 @@ def test_each_days_rejections_stay_within_what_the_fault_rates_predict(spark):
                 refused.get(d, 0),
                 expected,
             )
+
+
+def test_landed_exports_missing_markers_and_empty_channels(spark):
+    from dataclasses import replace
+
+    ok = ("12.5", "226.0")
+    rows = day_of({3: ("Null", *ok), 5: (" ? ", *ok), 7: ("error", *ok), 9: ("0.3", "", "?")})
+    raw = spark.createDataFrame(rows, SCHEMA)
+    landed = replace(P, optional_channels=("temperature", "voltage"), missing_markers=("Null", "?"))
+    reasons = {r["reason"] for r in rejected(raw, classify(raw, landed)).collect()}
+    # A marker is a missing value; an empty or unknown optional channel is no fault.
+    assert reasons == {"consumption_missing", "consumption_not_numeric"}
+    clean = cleaned(classify(raw, landed), landed)
+    assert clean.count() == 24 and schema_errors(clean.drop("day"), landed) == {}
+    nine = clean.where(F.col("simulated_timestamp") == at(9)).first()
+    assert nine["temperature"] is None and nine["voltage"] is None and not nine["is_estimated"]
+    # The simulator's meters write no markers: the same text is not a number there.
+    simulated = {r["reason"] for r in rejected(raw, classify(raw, P)).collect()}
+    assert "consumption_not_numeric" in simulated and "consumption_missing" not in simulated
