@@ -119,3 +119,64 @@ def test_landed_files_go_through_the_whole_graph_and_late_files_reopen_their_day
     app.run(timeout=120)
     assert not app.exception, [e.message for e in app.exception]
     assert app.metric[0].value == "14"  # house-days: 8 houses on the first day, 6 on the second
+
+
+def test_make_land_in_its_own_process_on_london_lcl_across_the_autumn_change(
+    tmp_path, pg_url, pg_schema
+):
+    import os
+    import subprocess
+    import sys
+
+    inbox = tmp_path / "landing"
+    inbox.mkdir()
+    rows = [
+        row
+        for meter in ("MAC000002", "MAC000003")
+        for day in (dt.date(2024, 10, 26), dt.date(2024, 10, 27))
+        for row in lcl_day(meter, day, "Europe/London")
+    ]
+    lcl_file(inbox / "block_0.csv", rows)
+    (tmp_path / "houses.csv").write_text("house_id,profile\nMAC000002,low\nMAC000003,high\n")
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").write_text("")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+        "ENERGY_SOURCE": "landing",
+        "ENERGY_LANDING_DIR": str(inbox),
+        "ENERGY_HOUSES_FILE": str(tmp_path / "houses.csv"),
+        "ENERGY_CLIMATE": "london",
+        "ENERGY_INTERVAL_MINUTES": "30",
+        "ENERGY_DATA_DIR": str(tmp_path / "data"),
+        "ENERGY_PG_URL": pg_url,
+        "ENERGY_PG_SCHEMA": pg_schema,
+        "SPARK_MASTER": "local[2]",
+        "ENERGY_SPARK_UI": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "energy_assets.land"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "landing run for 2024-10-26..2024-10-27 - " in done.stdout
+    assert "1 moved to processed" in done.stdout
+    assert (inbox / "processed" / "block_0.csv").exists()
+    # London's local days: 48 half hours, then 50 on the day the clocks go back.
+    daily = _rows(
+        pg_url,
+        pg_schema,
+        "SELECT day, min(expected_intervals), max(expected_intervals), count(*) "
+        "FROM {s}.energy_daily GROUP BY day ORDER BY day",
+    )
+    assert daily == [(dt.date(2024, 10, 26), 48, 48, 2), (dt.date(2024, 10, 27), 50, 50, 2)]
+    reasons = _rows(pg_url, pg_schema, "SELECT DISTINCT reason FROM {s}.energy_data_rejected")
+    assert reasons == [("consumption_missing",)]  # LCL's Null
+    assert _rows(pg_url, pg_schema, "SELECT house_id, profile FROM {s}.houses ORDER BY 1") == [
+        ("MAC000002", "low"),
+        ("MAC000003", "high"),
+    ]
