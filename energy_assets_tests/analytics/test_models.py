@@ -292,3 +292,32 @@ def test_without_temperatures_the_baseline_is_each_houses_level():
     nxt = day + dt.timedelta(days=1)
     assert not out.loc[[("H1", nxt), ("H2", day), ("H2", nxt)], "is_anomaly"].astype(bool).any()
     assert out["expected_kwh"].notna().all() and set(out["model"]) == {"intercept"}
+
+
+def test_permutation_importances_agree_with_scikit_learns():
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import f1_score
+
+    from energy_assets.analytics.classifier import (
+        FEATURES,
+        macro_f1_rows,
+        permutation_importances,
+    )
+
+    daily, profiles = synthetic_neighbourhood()
+    trained = train_classifier(
+        household_features(daily), profiles, ClassifierParams(), START, (START, START)
+    )
+    features = household_features(daily).loc[trained.test_houses, list(FEATURES)].to_numpy(float)
+    y = profiles[trained.test_houses].to_numpy(object)
+    # Macro-F1 per row counts the profiles present, as scikit-learn does (one absent here).
+    rows = np.array([y, np.where(y == "high", "medium", y)])
+    for row, predicted in zip(macro_f1_rows(y, rows), rows, strict=True):
+        assert row == pytest.approx(f1_score(y, predicted, average="macro"))
+    ours = permutation_importances(trained.pipeline, features, y, seed=0, repeats=20)
+    theirs = permutation_importance(
+        trained.pipeline, features, y, scoring="f1_macro", n_repeats=20, random_state=0
+    ).importances_mean
+    # Different shuffles, the same measure: the same leading feature, close values.
+    assert ours.max() > 0.3 and np.argmax(ours) == np.argmax(theirs)
+    assert np.abs(ours - theirs).max() < 0.05
