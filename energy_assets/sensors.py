@@ -196,5 +196,5 @@ def landing_files(context: SensorEvaluationContext, landing: LandingResource, la
         context.log.warning(f"{name} quarantined: {reason}")
     if on:
         return SkipReason(f"Waiting for run {on[0].run_id}. {intake.summary()}.")
-    current = registry_is_current(context.instance, landing.registry_key(lake))
+    current = registry_is_current(context.instance, landing.registry_key(intake.entries))
     return landing_requests(context.instance, intake, current)

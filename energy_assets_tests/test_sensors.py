@@ -232,7 +232,10 @@ def test_the_registry_is_rebuilt_only_when_new_meters_come():
         long_file(inbox / "a.csv", ["A"], dt.datetime(2024, 3, 4, tzinfo=tz), 96)
         assert selection() == {"raw_readings", "houses"}
         instance.report_runless_asset_event(
-            AssetMaterialization("houses", metadata={REGISTRY_KEY: landing.registry_key(lake)})
+            AssetMaterialization(
+                "houses",
+                metadata={REGISTRY_KEY: landing.registry_key(landing.ledger(lake).entries())},
+            )
         )
         assert selection() == {"raw_readings"}  # the same meters: the registry stands
         long_file(inbox / "b.csv", ["B"], dt.datetime(2024, 3, 5, tzinfo=tz), 96)

@@ -55,10 +55,14 @@ class LandingResource(ConfigurableResource):
         """The landing folder and the ledger of what was taken from it, under the lake."""
         return Ledger(Path(self.landing_dir), lake.path("landing"))
 
-    def registry_key(self, lake: LakeResource) -> str:
-        """What the registry would be built from now (meters seen, the houses file)."""
-        houses_file = Path(self.houses_file) if self.houses_file else None
-        return registry_key(self.ledger(lake).entries(), houses_file)
+    @property
+    def houses_path(self) -> Path | None:
+        """The houses file, if one is given."""
+        return Path(self.houses_file) if self.houses_file else None
+
+    def registry_key(self, entries: dict[str, Entry]) -> str:
+        """What the registry is built from, given the admitted files: meters, the houses file."""
+        return registry_key(entries, self.houses_path)
 
     def where(self) -> Where:
         """What a reader must know: the partitions' zone and span, the pipeline's interval."""
@@ -81,12 +85,11 @@ def landed_houses(
     seen in the landed files."""
     entries = landing.ledger(lake).entries()
     seen = sorted({m for e in entries.values() for m in e.meters})
-    houses_file = Path(landing.houses_file) if landing.houses_file else None
-    listed = _houses_file(houses_file) if houses_file else None
+    listed = _houses_file(landing.houses_path) if landing.houses_path else None
     registry = registry_of(listed, seen)
     context.add_output_metadata(
         {
-            REGISTRY_KEY: registry_key(entries, houses_file),
+            REGISTRY_KEY: landing.registry_key(entries),
             "houses": registry.num_rows,
             "from_houses_file": 0 if listed is None else listed.num_rows,
             "profile_known": registry.num_rows - registry["profile"].null_count,

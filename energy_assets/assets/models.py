@@ -130,9 +130,6 @@ def household_classifier(
     params = ClassifierParams(**config.model_dump())
     daily = _as_dates(daily_aggregates)
     profiles = houses.set_index("house_id")["profile"]
-    if profiles.dropna().nunique() < 2:
-        yield from _untrained(context, {k: _no_labels(profiles) for k in context.partition_keys})
-        return
     models_dir = lake.path("household_classifier", "models")
     predictions, per_day, last, untrained = [], {}, None, {}
     for day in _run_days(context):
@@ -334,14 +331,6 @@ PREDICTIONS = pa.schema(
         ("model_version", pa.string()),
     ]
 )
-
-
-def _no_labels(profiles: pd.Series) -> str:
-    return (
-        f"not judged: the registry names the profile of {int(profiles.notna().sum())} of "
-        f"{len(profiles)} houses, of {profiles.dropna().nunique()} profile(s); a model needs "
-        "houses of two profiles at least (ENERGY_HOUSES_FILE gives them)"
-    )
 
 
 def _untrained(context: AssetExecutionContext, reasons: dict[str, str]):

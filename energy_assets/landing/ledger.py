@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -44,7 +44,6 @@ class Entry:
     sha256: str
     name: str
     format: str
-    rows: int
     rows_by_day: dict[str, int]
     #: Seconds since 1970, stamped once the entry is visible: a run that started after it has
     #: read this file. None for a moment during admission (or after a crash there).
@@ -52,6 +51,11 @@ class Entry:
     meters: list[str] = field(default_factory=list)
     settled: bool = False
     copies: list[str] = field(default_factory=list)  # where the file and its repeats went
+
+    @property
+    def rows(self) -> int:
+        """Rows the file held: every one of them is a raw reading of one of its days."""
+        return sum(self.rows_by_day.values())
 
     @property
     def days(self) -> list[str]:
@@ -135,9 +139,9 @@ class Ledger:
 
     # Admission
 
-    def admit(self, path: Path, where: Where) -> Entry:
-        """Read one new file into the ledger; :class:`UnreadableFile` says why it cannot be."""
-        sha = content_hash(path)
+    def admit(self, path: Path, sha: str, where: Where) -> Entry:
+        """Read one new file (content hash ``sha``) into the ledger; :class:`UnreadableFile`
+        says why it cannot be."""
         mtime = path.stat().st_mtime
         delivered = dt.datetime.fromtimestamp(mtime, dt.UTC).replace(tzinfo=None)
         delivery = read_delivery(path, where, delivered)
@@ -151,21 +155,24 @@ class Ledger:
 
     def _record(self, sha: str, name: str, delivery: Delivery) -> Entry:
         by_day = delivery.rows_by_day()
-        readings = delivery.readings
-        for day in by_day:
+        # Sorted by day once, each day is a slice (not a filter of the whole file a day).
+        readings = delivery.readings.sort_by("day")
+        start = 0
+        for day in sorted(by_day):
             folder = self._readings / f"day={day}"
             folder.mkdir(parents=True, exist_ok=True)
-            rows = readings.filter(pc.equal(readings["day"], dt.date.fromisoformat(day)))
-            _write_atomically(folder / f"{sha}.parquet", rows.drop_columns(["day"]))
+            rows = readings.slice(start, by_day[day]).drop_columns(["day"])
+            _write_atomically(folder / f"{sha}.parquet", rows)
+            start += by_day[day]
         meters = sorted(pc.unique(readings["house_id"]).to_pylist())
-        entry = Entry(sha, name, delivery.format, delivery.rows, by_day, None, meters)
+        entry = Entry(sha, name, delivery.format, by_day, None, meters)
         self._save(entry)  # the commit: readers see the file from here on
         return self.stamp(entry)
 
     def stamp(self, entry: Entry) -> Entry:
         """Record when the entry became visible (after it did), so that only runs started
         later count as having read it."""
-        stamped = Entry(**{**asdict(entry), "admitted_at": time.time()})
+        stamped = replace(entry, admitted_at=time.time())
         self._save(stamped)
         return stamped
 
@@ -178,8 +185,9 @@ class Ledger:
 
     # Moving files on
 
-    def refuse(self, path: Path, reason: str) -> Path:
-        """Move an unreadable file to quarantine with a sidecar saying why."""
+    def refuse(self, path: Path, sha: str, reason: str) -> Path:
+        """Move an unreadable file (content hash ``sha``) to quarantine with a sidecar saying
+        why."""
         target = _free_name(self.quarantine, path.name)
         sidecar = target.with_name(target.name + ".reason.json")
         sidecar.write_text(
@@ -187,7 +195,7 @@ class Ledger:
                 {
                     "file": path.name,
                     "reason": reason,
-                    "sha256": content_hash(path),
+                    "sha256": sha,
                     "quarantined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 },
                 indent=1,
@@ -199,14 +207,14 @@ class Ledger:
     def settle(self, entry: Entry, files: list[Path]) -> Entry:
         """Every day of ``entry`` has committed: its files (the first and any repeat) move on."""
         moved = [str(_move(f, self.processed)) for f in files]
-        settled = Entry(**{**asdict(entry), "settled": True, "copies": entry.copies + moved})
+        settled = replace(entry, settled=True, copies=entry.copies + moved)
         self._save(settled)
         return settled
 
     def set_aside(self, path: Path, entry: Entry) -> Entry:
         """A repeat of content that has already committed: it changes nothing, and moves on."""
         target = _move(path, self.processed)
-        noted = Entry(**{**asdict(entry), "copies": [*entry.copies, str(target)]})
+        noted = replace(entry, copies=[*entry.copies, str(target)])
         self._save(noted)
         return noted
 
@@ -245,6 +253,7 @@ class Intake:
     repeats: list[str] = field(default_factory=list)  # repeats of committed content, set aside
     ranges: list[tuple[str, str]] = field(default_factory=list)  # days to rebuild, inclusive
     unsettled: list[str] = field(default_factory=list)  # content hashes waiting for their days
+    entries: dict[str, Entry] = field(default_factory=dict)  # every admitted file, after the look
 
     def summary(self) -> str:
         """One line: what happened."""
@@ -313,13 +322,14 @@ def take_in(
         if not admit_new or time.monotonic() - clock > budget_seconds:
             continue
         try:
-            entry = ledger.admit(path, where)
+            entry = ledger.admit(path, sha, where)
         except UnreadableFile as err:
-            ledger.refuse(path, str(err))
+            ledger.refuse(path, sha, str(err))
             intake.refused[path.name] = str(err)
             continue
         entries[sha] = entry
         intake.admitted.append(entry)
+    intake.entries = entries
     waiting = [e for e in entries.values() if not e.settled]
     intake.unsettled = sorted(e.sha256 for e in waiting)
     # Only the days not yet rebuilt since their file came (a new file's days never were).
