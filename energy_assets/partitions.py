@@ -50,3 +50,11 @@ follows_what_exists = follows_upstream.without(~AutomationCondition.any_deps_mis
 follows_its_day = follows_what_exists & ~AutomationCondition.any_deps_missing().allow(
     AssetSelection.assets("cleaned_readings")
 )
+
+#: For the cleaning of day D: due once day D's raw readings exist, and again only when they
+#: change. Its estimates also read the load shapes of the days before (what exists of them); a
+#: day of history arriving later does not re-clean the days after it (backfill them for that).
+_raw = AssetSelection.assets("raw_readings")
+follows_its_readings = follows_upstream.replace(
+    "any_deps_updated", AutomationCondition.any_deps_updated().allow(_raw)
+).replace("any_deps_missing", AutomationCondition.any_deps_missing().allow(_raw))

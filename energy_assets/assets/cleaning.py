@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from dagster import (
     AssetCheckSeverity,
+    AssetDep,
     AssetExecutionContext,
     AssetKey,
     AssetOut,
@@ -12,6 +13,8 @@ from dagster import (
     MetadataValue,
     Output,
     ResourceParam,
+    TimeWindowPartitionMapping,
+    asset,
     multi_asset,
 )
 from pyspark import StorageLevel
@@ -19,12 +22,16 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
+from energy_assets.cleaning.estimation import HISTORY_DAYS
+from energy_assets.cleaning.estimation import load_shapes as compute_load_shapes
 from energy_assets.cleaning.rules import MISSING_MARKERS, CleaningParams
 from energy_assets.cleaning.schema import schema_errors
 from energy_assets.cleaning.vee import (
     classify,
     cleaned,
+    estimated,
     expected_intervals,
+    gap_estimates,
     house_day_counts,
     rejected,
 )
@@ -44,6 +51,11 @@ RAW_TYPES = {
 }
 COMPLETENESS_FLOOR = 0.98
 RAW = AssetKey("raw_readings")
+LOAD_SHAPES = AssetKey("load_shapes")
+#: The cleaning of day D reads the load shapes of the days before it, those that exist.
+HISTORY = TimeWindowPartitionMapping(
+    start_offset=-HISTORY_DAYS, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
 
 
 class RawSchemaError(ValueError):
@@ -51,9 +63,25 @@ class RawSchemaError(ValueError):
 
 
 class CleaningConfig(Config):
-    """How the cleaning estimates: gaps up to this many minutes are interpolated."""
+    """How the cleaning estimates: without enough history, gaps up to this many minutes are
+    interpolated (with it, gaps of any length are estimated from the house's similar days)."""
 
     max_gap_minutes: int = 60
+
+
+def cleaning_params(
+    simulation: SimulationResource, landed: bool, max_gap_minutes: int = 60
+) -> CleaningParams:
+    """What the rules need to know about this source's meters."""
+    settings = simulation.settings()
+    return CleaningParams(
+        interval_minutes=settings.interval_minutes,
+        nominal_voltage=settings.climate_preset.nominal_voltage,
+        max_gap_minutes=max_gap_minutes,
+        timezone=day_time_zone(settings),
+        optional_channels=LANDED_OPTIONAL_CHANNELS if landed else (),
+        missing_markers=MISSING_MARKERS if landed else (),
+    )
 
 
 def _check(name: str, asset: str, blocking: bool, description: str):
@@ -164,7 +192,15 @@ def build_vee(landed: bool = False):
                 kinds={"spark", "parquet"},
                 description="Refused raw readings, values as delivered, with a reason code.",
             ),
+            "gap_estimates": AssetOut(
+                io_manager_key="parquet_io_manager",
+                metadata={"partition_expr": "simulated_timestamp"},
+                kinds={"spark", "parquet"},
+                description="Every estimated interval: the method used, the estimate, and the "
+                "simple ways' values beside it (linear, a week earlier, the typical day scaled).",
+            ),
         },
+        deps=[AssetDep(LOAD_SHAPES, partition_mapping=HISTORY)],
         partitions_def=simulated_days,
         backfill_policy=single_run,
         group_name=GROUP,
@@ -179,15 +215,7 @@ def build_vee(landed: bool = False):
         parquet_io_manager: ResourceParam[ParquetIOManager],
     ):
         """Validation, estimation and editing in one Spark job; the rules are in cleaning/rules.py."""
-        settings = simulation.settings()
-        params = CleaningParams(
-            interval_minutes=settings.interval_minutes,
-            nominal_voltage=settings.climate_preset.nominal_voltage,
-            max_gap_minutes=config.max_gap_minutes,
-            timezone=day_time_zone(settings),
-            optional_channels=LANDED_OPTIONAL_CHANNELS if landed else (),
-            missing_markers=MISSING_MARKERS if landed else (),
-        )
+        params = cleaning_params(simulation, landed, config.max_gap_minutes)
         check_raw_schema(raw_readings, str(parquet_io_manager.asset_dir(RAW.path)))
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]
         # Raw rows per day from the files' manifests: no scan of the readings.
@@ -196,10 +224,25 @@ def build_vee(landed: bool = False):
         with shuffle_width(spark.session, raw_rows) as width:
             context.log.info(f"{raw_rows:,} raw readings: {width} shuffle partitions")
             classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
+            history_days = _history_days(parquet_io_manager, days)
+            history = (
+                parquet_io_manager.read_days(LOAD_SHAPES, history_days) if history_days else None
+            )
+            estimates = estimated(classified, params, history).persist()
             try:
-                yield Output(cleaned(classified, params), "cleaned_readings")
+                yield Output(cleaned(classified, params, estimates), "cleaned_readings")
                 yield Output(rejected(raw_readings, classified), "rejected_readings")
+                by_method = estimates.groupBy("method").count().collect()
+                yield Output(
+                    gap_estimates(estimates, params),
+                    "gap_estimates",
+                    metadata={
+                        "history_days_read": len(history_days),
+                        **{f"estimated/{r['method']}": r["count"] for r in by_method},
+                    },
+                )
             finally:
+                estimates.unpersist()
                 classified.unpersist()
             model = None if landed else rejection_model(simulation, params)
             yield from _checks(context, parquet_io_manager, days, raw_by_day, params, model)
@@ -208,6 +251,33 @@ def build_vee(landed: bool = False):
 
 
 vee = build_vee()
+
+
+def _history_days(store: ParquetIOManager, days: list[dt.date]) -> list[str]:
+    """The days before the run's days whose load shapes are published (the estimates' history)."""
+    wanted = sorted({d - dt.timedelta(days=k) for d in days for k in range(1, HISTORY_DAYS + 1)})
+    return store.published_days(LOAD_SHAPES, wanted)
+
+
+def build_load_shapes(landed: bool = False):
+    """``load_shapes``: the history the cleaning estimates gaps from."""
+
+    @asset(
+        name="load_shapes",
+        partitions_def=simulated_days,
+        backfill_policy=single_run,
+        group_name=GROUP,
+        io_manager_key="parquet_io_manager",
+        metadata={"partition_expr": "day"},
+        kinds={"spark", "parquet"},
+    )
+    def load_shapes(raw_readings: DataFrame, simulation: SimulationResource) -> DataFrame:
+        """Per house and local day, the energy of each complete 15-minute slot of the readings
+        that pass the row rules: the history the cleaning of later days estimates gaps from."""
+        params = cleaning_params(simulation, landed)
+        return compute_load_shapes(raw_readings, F.col(DAY), params)
+
+    return load_shapes
 
 
 def _checks(
@@ -368,3 +438,6 @@ def _jsonable(obj):
     if isinstance(obj, list | tuple):
         return [_jsonable(v) for v in obj]
     return obj if isinstance(obj, int | float | str | bool | type(None)) else str(obj)
+
+
+load_shapes = build_load_shapes()

@@ -6,6 +6,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 from pyspark.sql import DataFrame
@@ -85,26 +86,86 @@ def fault_counts_by_day(
     }
 
 
-def estimate_scores(cleaned: DataFrame, truth: DataFrame) -> dict:
-    """The error of estimated values against the gaps' true values."""
+#: Gap lengths the estimates are scored by: (label, longest minutes).
+GAP_LENGTHS = (("<= 1 h", 60), ("1-3 h", 180), ("> 3 h", None))
+#: The simple ways the estimates are judged against, beside ours (columns of gap_estimates).
+ESTIMATORS = {
+    "ours": "estimate_kwh",
+    "linear": "linear_kwh",
+    "week_earlier": "week_earlier_kwh",
+    "profile_scaled": "profile_scaled_kwh",
+}
+
+
+def _gap_length(minutes) -> F.Column:
+    bucket = F.lit(GAP_LENGTHS[-1][0])
+    for label, longest in reversed(GAP_LENGTHS[:-1]):
+        bucket = F.when(minutes <= longest, F.lit(label)).otherwise(bucket)
+    return bucket
+
+
+def estimate_scores(gap_estimates: DataFrame, truth: DataFrame) -> dict:
+    """The estimates' error against the gaps' true values: over all, by method, and by gap
+    length beside the simple ways on the intervals every way could estimate."""
     gaps = truth.where(F.col("kind") == "gap").select(
         "house_id", "simulated_timestamp", F.col("true_value").alias("truth")
     )
-    est = cleaned.where("is_estimated").select("house_id", "simulated_timestamp", "consumption_kwh")
-    errors = (
-        est.join(gaps, ["house_id", "simulated_timestamp"])
-        .agg(
-            F.avg(F.abs(F.col("consumption_kwh") - F.col("truth"))).alias("mae"),
-            F.avg("truth").alias("mean_truth"),
-            F.count("*").alias("n"),
-        )
-        .collect()[0]
+    scored = gap_estimates.join(gaps, ["house_id", "simulated_timestamp"]).select(
+        "*", _gap_length(F.col("gap_minutes")).alias("gap_length")
     )
-    return {
-        "estimated_scored": errors["n"],
-        "estimate_mae_kwh": float(errors["mae"] or 0.0),
-        "estimate_mean_true_kwh": float(errors["mean_truth"] or 0.0),
+    error = {name: F.abs(F.col(col) - F.col("truth")) for name, col in ESTIMATORS.items()}
+    every_way = F.lit(True)
+    for col in ESTIMATORS.values():
+        every_way = every_way & F.col(col).isNotNull()
+    rows = (
+        scored.groupBy("gap_length", "method")
+        .agg(
+            F.count("*").alias("n"),
+            F.sum(error["ours"]).alias("error_ours"),
+            F.sum("truth").alias("truth"),
+            F.sum(every_way.cast("int")).alias("compared"),
+            *[F.sum(F.when(every_way, e)).alias(f"compared_{n}") for n, e in error.items()],
+        )
+        .collect()
+    )
+    return _score_metadata([r.asDict() for r in rows])
+
+
+def _score_metadata(rows: list[dict]) -> dict:
+    """Metadata of the estimates' scores from per (gap length, method) sums."""
+    n = sum(r["n"] for r in rows)
+    metadata = {
+        "estimated_scored": n,
+        "estimate_mae_kwh": sum(r["error_ours"] for r in rows) / n if n else 0.0,
+        "estimate_mean_true_kwh": sum(r["truth"] for r in rows) / n if n else 0.0,
     }
+    for method in sorted({r["method"] for r in rows}):
+        metadata[f"estimated_scored/{method}"] = sum(r["n"] for r in rows if r["method"] == method)
+    table = [
+        "| gap length | intervals compared | "
+        + " | ".join(ESTIMATORS)
+        + " | ours vs best simple way |"
+    ]
+    table.append("|---" * (len(ESTIMATORS) + 3) + "|")
+    for label, _ in GAP_LENGTHS:
+        of_length = [r for r in rows if r["gap_length"] == label]
+        compared = sum(r["compared"] for r in of_length)
+        if not compared:
+            table.append(f"| {label} | 0 |" + " |" * (len(ESTIMATORS) + 1))
+            continue
+        mae = {e: sum(r[f"compared_{e}"] or 0.0 for r in of_length) / compared for e in ESTIMATORS}
+        best = min(v for e, v in mae.items() if e != "ours")
+        gain = 1 - mae["ours"] / best if best else 0.0
+        for e, v in mae.items():
+            metadata[f"estimate_mae/{label}/{e}"] = v
+        metadata[f"estimate_gain/{label}"] = gain
+        cells = " | ".join(f"{v:.4f}" for v in mae.values())
+        table.append(f"| {label} | {compared:,} | {cells} | {gain:+.0%} |")
+    metadata["estimate_mae_by_gap_length"] = MetadataValue.md(
+        "MAE (kWh) against the truth, on the injected gaps every way could estimate:\n\n"
+        + "\n".join(table)
+    )
+    return metadata
 
 
 def missed_by_kind(rejected: DataFrame, truth: DataFrame) -> dict[str, int]:
@@ -137,8 +198,8 @@ def missed_by_kind(rejected: DataFrame, truth: DataFrame) -> dict[str, int]:
 def cleaning_evaluation(
     context: AssetExecutionContext,
     raw_readings: DataFrame,
-    cleaned_readings: DataFrame,
     rejected_readings: DataFrame,
+    gap_estimates: DataFrame,
     simulation_truth: DataFrame,
 ):
     """How well the cleaning did, scored against what the simulator injected."""
@@ -154,7 +215,7 @@ def cleaning_evaluation(
             "good_readings": total.good,
             "good_refused": total.good_refused,
             "refused_good_share": total.refused_good_share,
-            **estimate_scores(cleaned_readings, simulation_truth),
+            **estimate_scores(gap_estimates, simulation_truth),
             **{f"missed/{k}": v for k, v in missed.items()},
         }
     )

@@ -176,7 +176,12 @@ SET_RULES: list[Rule] = [
 FLAGS: list[Rule] = [
     Rule("conflict_resolved", "kept the latest of conflicting deliveries", "flag"),
     Rule("late_delivery", "delivered over an hour after its interval ended", "flag"),
-    Rule("estimated", "filled by interpolation across a gap no longer than the maximum", "flag"),
+    Rule(
+        "estimated",
+        "filled where no reading was kept: from the house's similar days, or by interpolation "
+        "across a gap no longer than the maximum (gap_estimates names the method)",
+        "flag",
+    ),
 ]
 
 ALL_RULES = [*ROW_RULES, *SET_RULES, *FLAGS]

@@ -21,6 +21,11 @@ from pyspark.sql import functions as F
 from energy_assets.calendar import local_day
 from energy_assets.calendar_spark import day_end, day_start, local_date
 from energy_assets.calendar_spark import epoch_seconds as _epoch
+from energy_assets.cleaning.estimation import (
+    chosen_estimate,
+    with_history_estimates,
+    without_history,
+)
 from energy_assets.cleaning.rules import CleaningParams, parsing, row_reason
 
 VALUES = ("consumption_kwh", "temperature", "voltage")
@@ -190,24 +195,40 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
     )
 
 
-def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
-    """Interpolated readings for gaps up to ``max_gap_minutes`` (edges carry the nearest value)."""
+#: With history, a gap of any length may be estimated: the longest local day.
+WHOLE_DAY_MINUTES = 25 * 60
+
+
+def missing_intervals(
+    classified: DataFrame, params: CleaningParams, longest_minutes: int
+) -> DataFrame:
+    """One row a missing interval of gaps up to ``longest_minutes``, with its linear estimate.
+
+    Values are interpolated between the gap's measured neighbours (at a day's edge the nearest
+    value is carried); ``_edge_minutes`` is how far the interval lies from a measured neighbour.
+    """
     step = params.interval_minutes * 60
     kept = classified.where(F.col("reason").isNull())
     ts = _epoch(F.col("simulated_timestamp"))
     start = day_start(F.col("day"), params.timezone)
     end = day_end(F.col("day"), params.timezone)
     prev_ts = _epoch(F.col("_prevsimulated_timestamp"))
-    max_missing = params.max_gap_minutes // params.interval_minutes
+    max_missing = longest_minutes // params.interval_minutes
     here = {v: F.col(f"_{v}") for v in VALUES}  # this reading's values
     has_previous = F.col("_prevsimulated_timestamp").isNotNull()
 
     def fits(missing: Column) -> Column:
         return (missing >= 1) & (missing <= max_missing)
 
-    def gap(start: Column, missing: Column, a: dict[str, Column], b: dict[str, Column]) -> Column:
-        """A gap of ``missing`` intervals after ``start``, from values ``a`` to values ``b``;
-        null when it is no gap to fill."""
+    def gap(
+        start: Column,
+        missing: Column,
+        a: dict[str, Column],
+        b: dict[str, Column],
+        measured: tuple[Column, Column],
+    ) -> Column:
+        """A gap of ``missing`` intervals after ``start``, from values ``a`` to values ``b``,
+        with whether each side is a measured reading; null when it is no gap to fill."""
         return F.when(
             fits(missing),
             F.struct(
@@ -215,6 +236,8 @@ def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
                 missing.cast("int").alias("_n"),
                 *[a[v].alias(f"_a_{v}") for v in VALUES],
                 *[b[v].alias(f"_b_{v}") for v in VALUES],
+                measured[0].alias("_a_measured"),
+                measured[1].alias("_b_measured"),
             ),
         )
 
@@ -229,10 +252,11 @@ def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
         before_missing,
         before_values,
         here,
+        (has_previous, F.lit(True)),
     )
     # After the day's last kept reading: to the end of the day, carrying its value on.
     after_missing = F.when(F.col("_last_kept"), (end - ts) / step - 1).otherwise(F.lit(0.0))
-    after = gap(ts, after_missing, here, here)
+    after = gap(ts, after_missing, here, here, (F.lit(True), F.lit(False)))
     # One pass over the kept readings (not one a kind of gap): the few next to a gap give it.
     gaps = (
         kept.where(fits(before_missing) | fits(after_missing))
@@ -243,24 +267,74 @@ def estimate_gaps(classified: DataFrame, params: CleaningParams) -> DataFrame:
     k = F.explode(F.sequence(F.lit(1), F.col("_n"))).alias("_k")
     filled = gaps.select("*", k)
     frac = F.col("_k") / (F.col("_n") + 1)
+    linear = {v: F.col(f"_a_{v}") + (F.col(f"_b_{v}") - F.col(f"_a_{v}")) * frac for v in VALUES}
+    edge = F.least(
+        F.when(F.col("_a_measured"), F.col("_k")),
+        F.when(F.col("_b_measured"), F.col("_n") + 1 - F.col("_k")),
+    )
     return filled.select(
         "house_id",
+        "day",
+        "_from",
+        "_n",
         F.timestamp_seconds(F.col("_from") + F.col("_k") * step)
         .cast("timestamp_ntz")
         .alias("simulated_timestamp"),
-        F.lit(None).cast("timestamp_ntz").alias("ingested_at"),
-        *[
-            (F.col(f"_a_{v}") + (F.col(f"_b_{v}") - F.col(f"_a_{v}")) * frac).alias(v)
-            for v in VALUES
-        ],
-        F.lit(True).alias("is_estimated"),
-        F.lit("estimated").alias("quality_flags"),
-        "day",
+        linear["consumption_kwh"].alias("linear_kwh"),
+        linear["temperature"].alias("temperature"),
+        linear["voltage"].alias("voltage"),
+        (edge * params.interval_minutes).cast("double").alias("_edge_minutes"),
     )
 
 
-def cleaned(classified: DataFrame, params: CleaningParams) -> DataFrame:
-    """Kept readings (parsed, flagged) plus the estimated ones."""
+def estimated(
+    classified: DataFrame, params: CleaningParams, history: DataFrame | None = None
+) -> DataFrame:
+    """Every missing interval some method estimates, with each method's value and the one used.
+
+    Without ``history`` (``load_shapes`` of the days before) gaps up to ``max_gap_minutes`` are
+    interpolated; with it, gaps of any length are estimated from the house's similar days
+    (:mod:`energy_assets.cleaning.estimation`), short ones still by interpolation where the
+    house has too little history.
+    """
+    if history is None:
+        filled = missing_intervals(classified, params, params.max_gap_minutes)
+        return chosen_estimate(without_history(filled), params)
+    kept = classified.where(F.col("reason").isNull()).select(
+        "house_id", "day", "simulated_timestamp", F.col("_consumption_kwh").alias("consumption_kwh")
+    )
+    filled = missing_intervals(classified, params, WHOLE_DAY_MINUTES)
+    return chosen_estimate(with_history_estimates(filled, kept, history, params), params)
+
+
+#: ``gap_estimates``: every estimated interval with the method used and the simple ways' values.
+GAP_ESTIMATE_COLUMNS = (
+    "house_id",
+    "simulated_timestamp",
+    "gap_minutes",
+    "method",
+    "estimate_kwh",
+    "linear_kwh",
+    "week_earlier_kwh",
+    "profile_scaled_kwh",
+    "similar_days_kwh",
+    "history_days",
+    "day",
+)
+
+
+def gap_estimates(estimates: DataFrame, params: CleaningParams) -> DataFrame:
+    """The estimated intervals as ``gap_estimates`` stores them (``estimates``: :func:`estimated`)."""
+    gap_minutes = (F.col("_n") * params.interval_minutes).alias("gap_minutes")
+    return estimates.select(
+        *[gap_minutes if c == "gap_minutes" else c for c in GAP_ESTIMATE_COLUMNS]
+    )
+
+
+def cleaned(
+    classified: DataFrame, params: CleaningParams, estimates: DataFrame | None = None
+) -> DataFrame:
+    """Kept readings (parsed, flagged) plus the estimated ones (by default, interpolated)."""
     kept = classified.where(F.col("reason").isNull()).select(
         "house_id",
         "simulated_timestamp",
@@ -270,7 +344,21 @@ def cleaned(classified: DataFrame, params: CleaningParams) -> DataFrame:
         "quality_flags",
         "day",
     )
-    return kept.unionByName(estimate_gaps(classified, params))
+    if estimates is None:
+        estimates = estimated(classified, params)
+    return kept.unionByName(
+        estimates.select(
+            "house_id",
+            "simulated_timestamp",
+            F.lit(None).cast("timestamp_ntz").alias("ingested_at"),
+            F.col("estimate_kwh").alias("consumption_kwh"),
+            "temperature",
+            "voltage",
+            F.lit(True).alias("is_estimated"),
+            F.lit("estimated").alias("quality_flags"),
+            "day",
+        )
+    )
 
 
 def rejected(raw: DataFrame, classified: DataFrame) -> DataFrame:

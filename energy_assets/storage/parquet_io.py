@@ -334,6 +334,11 @@ class ParquetIOManager(ConfigurableIOManager):
         """The published days of a partitioned asset as one Spark frame with its ``day``."""
         return spark_read_days(self.spark.session, self.asset_dir(asset_key.path), days)
 
+    def published_days(self, asset_key: Any, days: Sequence[str | dt.date]) -> list[str]:
+        """Those of ``days`` the asset has published, in their order."""
+        asset_dir = self.asset_dir(asset_key.path)
+        return [str(d) for d in days if day_dir(asset_dir, d).is_dir()]
+
     def rows_of_day(self, asset_key: Any, day: str | dt.date) -> int:
         """Rows of one published day, from its manifest."""
         return count_rows(day_dir(self.asset_dir(asset_key.path), day))

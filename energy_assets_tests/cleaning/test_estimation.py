@@ -1,0 +1,109 @@
+"""Gap estimates from a house's similar days, on small hand-made days of hourly readings."""
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+
+from energy_assets.calendar_spark import local_date
+from energy_assets.cleaning.estimation import load_shapes
+from energy_assets.cleaning.rules import CleaningParams
+from energy_assets.cleaning.vee import classify, cleaned, estimated, gap_estimates
+
+SCHEMA = (
+    "house_id string, simulated_timestamp timestamp_ntz, ingested_at timestamp_ntz, "
+    "consumption_kwh string, temperature string, voltage string"
+)
+P = CleaningParams(interval_minutes=60, nominal_voltage=220.0)
+TODAY = dt.date(2024, 3, 1)
+
+
+def day_rows(day: dt.date, kwh_by_hour, house="H1", skip=()):
+    """A day of hourly readings with the given energy per hour, hours in ``skip`` missing.
+
+    Alternate hours read a tenth of a watt-hour more: a flat run is a stuck meter to the rules.
+    """
+    start = dt.datetime.combine(day, dt.time())
+    return [
+        (house, start + dt.timedelta(hours=h), start + dt.timedelta(hours=h, minutes=5))
+        + (f"{kwh_by_hour(h) + 0.0001 * (h % 2):.4f}", "12.5", "226.0")
+        for h in range(24)
+        if h not in skip
+    ]
+
+
+def history_of(spark, days):
+    """``load_shapes`` of the given (day, kwh_by_hour) pairs."""
+    rows = [r for day, shape in days for r in day_rows(day, shape)]
+    raw = spark.createDataFrame(rows, SCHEMA)
+    return load_shapes(raw, local_date(F.col("simulated_timestamp"), P.timezone), P)
+
+
+def estimates_for(spark, today_rows, history):
+    c = classify(spark.createDataFrame(today_rows, SCHEMA), P)
+    return {r["simulated_timestamp"].hour: r for r in estimated(c, P, history).collect()}
+
+
+def flat_night(h: int) -> float:
+    return 0.1 if h < 7 else 0.3 + 0.05 * (h % 5)
+
+
+def test_a_gap_in_a_flat_night_is_estimated_flat(spark):
+    past = [(TODAY - dt.timedelta(days=k), flat_night) for k in range(1, 11)]
+    got = estimates_for(
+        spark, day_rows(TODAY, flat_night, skip=range(1, 6)), history_of(spark, past)
+    )
+    assert sorted(got) == [1, 2, 3, 4, 5]  # a five-hour gap, beyond interpolation's hour
+    assert {r["method"] for r in got.values()} == {"similar_days"}
+    assert all(r["estimate_kwh"] == pytest.approx(0.1, abs=2e-4) for r in got.values())
+    assert all(r["history_days"] == 10 for r in got.values())
+
+
+def test_the_days_alike_around_the_gap_make_the_estimate(spark):
+    def evening_out(h: int) -> float:  # nobody home in the evening: flat
+        return 0.2
+
+    def evening_in(h: int) -> float:  # a cooking peak from 18 to 20, lights after
+        return 1.0 if 18 <= h <= 20 else (0.5 if h in (16, 17, 21, 22) else 0.2)
+
+    past = [
+        (TODAY - dt.timedelta(days=k), evening_in if k % 2 else evening_out) for k in range(1, 15)
+    ]
+    today = day_rows(TODAY, evening_in, skip=(18, 19, 20))
+    got = estimates_for(spark, today, history_of(spark, past))
+    # The middle hour, two edges from a measured neighbour, is nearly the similar days' value.
+    assert got[19]["method"] == "similar_days"
+    assert got[19]["similar_days_kwh"] == pytest.approx(1.0, abs=2e-4)
+    assert got[19]["estimate_kwh"] == pytest.approx(1.0, abs=0.02)
+    # The simple ways: interpolation between 0.5 and 0.5; the mean day (0.6 at 19:00) scaled by
+    # today's context over the mean day's (2.6 / 2.0 kWh over 14-17 h and 21-23 h).
+    assert got[19]["linear_kwh"] == pytest.approx(0.5, abs=2e-4)
+    assert got[19]["profile_scaled_kwh"] == pytest.approx(0.78, abs=1e-3)
+    assert got[19]["week_earlier_kwh"] == pytest.approx(1.0, abs=2e-4)  # seven days back: odd, "in"
+
+
+def test_a_cold_start_interpolates_short_gaps_and_leaves_long_ones(spark):
+    past = [(TODAY - dt.timedelta(days=k), flat_night) for k in range(1, 4)]  # too few days
+    today = day_rows(TODAY, flat_night, skip=(1, 2, 3, 12))
+    got = estimates_for(spark, today, history_of(spark, past))
+    assert sorted(got) == [12] and got[12]["method"] == "linear"
+    assert got[12]["estimate_kwh"] == pytest.approx((flat_night(11) + flat_night(13)) / 2, abs=2e-4)
+
+
+def test_estimates_reach_the_cleaned_readings_and_the_gap_table(spark):
+    past = [(TODAY - dt.timedelta(days=k), flat_night) for k in range(1, 8)]
+    c = classify(spark.createDataFrame(day_rows(TODAY, flat_night, skip=(2, 3)), SCHEMA), P)
+    est = estimated(c, P, history_of(spark, past))
+    clean = cleaned(c, P, est)
+    assert clean.count() == 24 and clean.where("is_estimated").count() == 2
+    table = gap_estimates(est, P).collect()
+    assert {(r["gap_minutes"], r["method"]) for r in table} == {(120, "similar_days")}
+
+
+def test_slots_with_a_duplicate_or_a_fault_are_left_out_of_the_history(spark):
+    rows = day_rows(TODAY, flat_night)
+    rows[3] = (*rows[3][:3], "error", *rows[3][4:])
+    rows.append((*rows[5][:2], rows[5][2] + dt.timedelta(minutes=1), *rows[5][3:]))
+    shapes = load_shapes(spark.createDataFrame(rows, SCHEMA), F.lit(TODAY), P)
+    slots = {r["slot"] for r in shapes.collect()}
+    assert 3 not in slots and 5 not in slots and len(slots) == 22
