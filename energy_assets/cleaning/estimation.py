@@ -109,22 +109,33 @@ def with_history_estimates(
         "*", slot_of(F.col("simulated_timestamp"), F.col("day"), params).alias("slot")
     )
     gaps = filled.groupBy(*GAP).agg(F.min("slot").alias("_s0"), F.max("slot").alias("_s1"))
+    # Every slot of a gap and of its context, with today's energy in the context's complete
+    # slots; then each of them on every day of the history window, matched by equality (a
+    # range join would pair every gap with every slot of its house's history).
+    around = F.sequence(F.col("_s0") - CONTEXT_SLOTS, F.col("_s1") + CONTEXT_SLOTS)
+    slots = gaps.select("*", F.explode(around).alias("slot"))
     today = _slot_energy(kept, gaps, params)
-    context = gaps.join(today, ["house_id", "day"]).where(_in_context(F.col("slot")))
-    context = context.select(*GAP, "slot", "today")
-    n_context = context.groupBy(*GAP).agg(F.count("*").alias("_n_context"))
-
-    # The gap's slots and its context on each of the house's days before.
-    houses = F.broadcast(gaps.select("house_id").distinct())
-    before = history.join(houses, "house_id", "left_semi").withColumnRenamed("day", "_hday")
+    slots = slots.join(today, ["house_id", "day", "slot"], "left").select(
+        *GAP,
+        "_s0",
+        "_s1",
+        "slot",
+        F.when(_in_context(F.col("slot")), F.col("today")).alias("today"),
+    )
+    n_context = slots.groupBy(*GAP).agg(F.count("today").alias("_n_context"))
+    back = F.explode(F.sequence(F.lit(1), F.lit(HISTORY_DAYS))).alias("_back")
+    shapes = history.select(
+        "house_id", F.col("day").alias("_hday"), "slot", F.col("kwh").cast("double").alias("kwh")
+    )
+    # The history's scan looks small on disk (Spark would broadcast it) and is not in memory;
+    # the rows it meets are read four times below, so they are computed once.
     past = (
-        gaps.join(before, "house_id")
-        .where(
-            F.col("_hday").between(F.date_sub("day", HISTORY_DAYS), F.date_sub("day", 1))
-            & F.col("slot").between(F.col("_s0") - CONTEXT_SLOTS, F.col("_s1") + CONTEXT_SLOTS)
-        )
-        .join(context, [*GAP, "slot"], "left")
-        .join(n_context, GAP, "left")
+        slots.select("*", back)
+        .select("*", F.date_sub("day", F.col("_back")).alias("_hday"))
+        .drop("_back")
+        .join(shapes.hint("merge"), ["house_id", "_hday", "slot"])
+        .join(n_context, GAP)
+        .localCheckpoint()
     )
     in_gap = F.col("slot").between(F.col("_s0"), F.col("_s1"))
 
