@@ -1,7 +1,8 @@
 """Per-house features over a window of daily aggregates: what the household classifier sees.
 
 Nothing here reads the registry's labels or the simulator's truth; it takes the daily
-aggregates (``energy_daily``'s columns) of a window and returns one row per house.
+aggregates (``energy_daily``'s columns) of a window, and from the registry how each home heats
+and cools, and returns one row per house.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ SHAPE_COLUMNS = tuple(f"shape_h{h:02d}" for h in range(24))
 #: vacancies, meter bypasses, guests and faulty appliances move a 28-day mean by 10-20 %, and
 #: the profile is a band of the house's usual level, not of its unusual weeks.
 TYPICAL_DAY_RANGE = (0.6, 1.6)
+
+#: The registry traits the classifier uses: how a home heats and cools. A profile is a band of a
+#: home's *annual* energy, and an electrically heated home spends up to half its year heating:
+#: a window without cold days cannot show that load, the registry can (a utility knows it from
+#: the tariff). Not occupants or floor area: the simulator draws those from the profile itself,
+#: so they would hand the model its label.
+TRAIT_FEATURES = ("electric_heating", "air_conditioning")
+#: What an unknown trait reads as (a landed houses file may leave it empty).
+UNKNOWN_TRAIT = 0.5
 
 FEATURES = (
     "mean_daily_kwh",
@@ -39,6 +49,7 @@ FEATURES = (
     "log_low_day_kwh",
     "log_evening_kwh",
     *SHAPE_COLUMNS,
+    *TRAIT_FEATURES,
 )
 
 
@@ -47,8 +58,27 @@ def is_weekend(days: pd.Series) -> np.ndarray:
     return pd.to_datetime(days).dt.dayofweek.to_numpy() >= 5
 
 
-def household_features(daily: pd.DataFrame) -> pd.DataFrame:
-    """One row per house (indexed by ``house_id``) with the columns of :data:`FEATURES`."""
+def registry_traits(houses: pd.DataFrame) -> pd.DataFrame:
+    """Per house (indexed by ``house_id``): :data:`TRAIT_FEATURES` as 1 or 0, unknown 0.5."""
+    heating = houses["heating"] if "heating" in houses else pd.Series(None, index=houses.index)
+    has_ac = houses["has_ac"] if "has_ac" in houses else pd.Series(None, index=houses.index)
+    traits = pd.DataFrame(
+        {
+            "electric_heating": np.where(
+                heating.isna(), UNKNOWN_TRAIT, (heating == "electric").astype(float)
+            ),
+            "air_conditioning": np.where(
+                has_ac.isna(), UNKNOWN_TRAIT, has_ac.astype("boolean").fillna(False).astype(float)
+            ),
+        },
+    )
+    traits.index = pd.Index(houses["house_id"], name="house_id")
+    return traits
+
+
+def household_features(daily: pd.DataFrame, traits: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per house (indexed by ``house_id``) with the columns of :data:`FEATURES`;
+    ``traits`` (:func:`registry_traits`) unknown for houses it does not list."""
     if daily.empty:
         return pd.DataFrame(columns=FEATURES, index=pd.Index([], name="house_id"), dtype=float)
     d = daily.assign(weekend=is_weekend(daily["day"]))
@@ -105,4 +135,7 @@ def household_features(daily: pd.DataFrame) -> pd.DataFrame:
         index=mean_kwh.index,
     ).join(shape)
     out.index.name = "house_id"
+    known = traits if traits is not None else pd.DataFrame(columns=list(TRAIT_FEATURES))
+    out = out.join(known[list(TRAIT_FEATURES)].astype(float))
+    out[list(TRAIT_FEATURES)] = out[list(TRAIT_FEATURES)].fillna(UNKNOWN_TRAIT)
     return out[list(FEATURES)].replace([np.inf, -np.inf], np.nan).fillna(0.0)

@@ -35,7 +35,7 @@ from energy_assets.analytics.anomalies import (
     score_against_truth,
 )
 from energy_assets.analytics.classifier import ClassifierError, ClassifierParams, train_classifier
-from energy_assets.analytics.features import household_features
+from energy_assets.analytics.features import household_features, registry_traits
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import simulated_days, single_run
 from energy_assets.simulation.settings import PROFILES
@@ -130,6 +130,7 @@ def household_classifier(
     params = ClassifierParams(**config.model_dump())
     daily = _as_dates(daily_aggregates)
     profiles = houses.set_index("house_id")["profile"]
+    traits = registry_traits(houses)
     models_dir = lake.path("household_classifier", "models")
     predictions, per_day, last, untrained = [], {}, None, {}
     for day in _run_days(context):
@@ -137,7 +138,7 @@ def household_classifier(
         window = daily[(daily["day"] >= first) & (daily["day"] <= day)]
         try:
             trained = train_classifier(
-                household_features(window), profiles, params, day, (first, day)
+                household_features(window, traits), profiles, params, day, (first, day)
             )
         except ClassifierError as err:  # too few labelled houses in the window: no model today
             untrained[day.isoformat()] = f"not judged: {err}"

@@ -19,8 +19,8 @@ from energy_assets.simulation import streams as S
 from energy_assets.simulation.occupancy import (
     EFFECTIVE_OCCUPANCY,
     GUESTS,
-    MAX_PEOPLE,
     expected_active_minutes,
+    household_active_minutes,
     occupancy,
     typical_activity,
 )
@@ -333,7 +333,7 @@ def simulate_load(
     phase = np.floor(uniform(seed, S.HOUSE_FRIDGE, idx, 1) * cycle).astype(np.int64)
     in_cycle = (minutes[None, :] + phase[:, None]) % cycle[:, None]
     power += (in_cycle < np.round(FRIDGE_DUTY * cycle)[:, None]) * fridge_on_kw[:, None]
-    power += _lighting(houses, daily * LIGHT_SHARE, occ.active, minutes, climate)
+    power += _lighting(seed, houses, daily * LIGHT_SHARE, occ.active, minutes, climate)
     events_kwh = daily * (1 - base_share - FRIDGE_SHARE - LIGHT_SHARE)
     power += _appliance_events(seed, houses, dnum, events_kwh, occ.active, wall)
 
@@ -376,6 +376,7 @@ def _hvac_gains(houses: HouseArrays, climate: Climate) -> tuple[Gain, Gain]:
 
 
 def _lighting(
+    seed: int,
     houses: HouseArrays,
     budget_kwh: np.ndarray,
     active: np.ndarray,
@@ -385,11 +386,17 @@ def _lighting(
     """Lights: on for the people awake at home, as far as daylight does not do it for them.
 
     Sized so that a year of lighting is ``budget_kwh`` a day on average: long winter evenings
-    use more, summer evenings less.
+    use more, summer evenings less, and a home with someone in all day as much as one that
+    is empty till evening (its lights draw less, as a budget-minded home's would).
     """
     dark = darkness(climate, minutes)
     per_size = lighting_minutes_a_day(climate)
-    expected = per_size[np.clip(houses.occupants, 1, per_size.size - 1)]
+    size = np.clip(houses.occupants, 1, per_size.size - 1)
+    at_home_longer = (
+        household_active_minutes(seed, houses.index, houses.occupants)
+        / expected_active_minutes()[size]
+    )
+    expected = per_size[size] * at_home_longer
     kw = budget_kwh * 60.0 / expected
     return kw[:, None] * EFFECTIVE_OCCUPANCY[active] * dark[None, :]
 
@@ -439,10 +446,11 @@ def _uses_a_day(houses: HouseArrays, owned: np.ndarray) -> np.ndarray:
     return (a + b * occ) / 365.2422 * owned
 
 
-def _kwh_a_use() -> np.ndarray:
-    return np.array(
-        [(ap.kw * ap.minutes + ap.heat_kw * ap.heat_minutes) / 60.0 for ap in APPLIANCES]
-    )
+def _kwh_a_use(kw: np.ndarray) -> np.ndarray:
+    """The energy of one use of each appliance (houses, appliances) at the houses' power ``kw``."""
+    minutes = np.array([ap.minutes for ap in APPLIANCES])
+    heat = np.array([ap.heat_kw * ap.heat_minutes for ap in APPLIANCES])
+    return (kw * minutes + heat) / 60.0
 
 
 def _slots(appliance: Appliance) -> int:
@@ -474,10 +482,18 @@ def _appliance_events(
         axis=1,
     )
     uses = _uses_a_day(houses, owned)
-    typical = uses @ _kwh_a_use()
+    # Each house's appliances draw their own power (0.8-1.2 of the model's): a use's energy is
+    # sized with it, so that the house's year comes to its budget whatever it owns.
+    kw = np.stack(
+        [
+            ap.kw * (0.8 + 0.4 * uniform(seed, S.HOUSE_APPLIANCE_KW, k, idx))
+            for k, ap in enumerate(APPLIANCES)
+        ],
+        axis=1,
+    )
+    typical = (uses * _kwh_a_use(kw)).sum(axis=1)
     scale = np.divide(budget_kwh, typical, out=np.zeros(n), where=typical > 0)
-    size = np.clip(houses.occupants, 1, MAX_PEOPLE)
-    awake = active.sum(axis=1) / expected_active_minutes()[size]
+    awake = active.sum(axis=1) / household_active_minutes(seed, idx, houses.occupants)
     expected = uses * (scale * awake)[:, None]
     # Where in the day a use can start: weight = active people x the activity of the hour, on
     # a five-minute grid (a day's length in minutes is always a multiple of five).
@@ -503,12 +519,11 @@ def _appliance_events(
         start_bin = np.clip(np.searchsorted(cdfs[a], rows + u) - rows * bins, 0, bins - 1)
         within = np.floor(START_BIN * uniform(seed, S.APPLIANCE_TIME, k, idx[rows], dnum, cols, 1))
         start = start_bin * START_BIN + within.astype(np.int64)
-        kw = ap.kw * (0.8 + 0.4 * uniform(seed, S.HOUSE_APPLIANCE_KW, k, idx[rows]))
         length = np.round(
             ap.minutes * (0.6 + 0.8 * uniform(seed, S.APPLIANCE_LENGTH, k, idx[rows], dnum, cols))
         )
         _add_use(diff, rows, start, ap.heat_minutes, ap.heat_kw, n_m)
-        _add_use(diff, rows, start + ap.heat_minutes, length.astype(np.int64), kw, n_m)
+        _add_use(diff, rows, start + ap.heat_minutes, length.astype(np.int64), kw[rows, k], n_m)
     return np.cumsum(diff, axis=1)[:, :n_m]
 
 

@@ -209,9 +209,25 @@ def occupancy(
     return Occupancy(at_home[:, wall], active[:, wall])
 
 
+#: The roles a household member can have: an adult or a child, who leaves on weekdays or not.
+ROLES = ("adult_out", "adult_home", "child_out", "child_home")
+
+
+def role_counts(seed: int, idx: np.ndarray, household: np.ndarray) -> np.ndarray:
+    """How many members of each household have each of :data:`ROLES` (houses, roles)."""
+    counts = np.zeros((idx.size, len(ROLES)))
+    for person in range(MAX_PEOPLE):
+        here = household > person
+        stays = ~_roles(seed, idx, person, ROUTINES)
+        kind = (0 if person < 2 else 2) + stays.astype(int)
+        np.add.at(counts, (np.nonzero(here)[0], kind[here]), 1.0)
+    return counts
+
+
 @lru_cache(maxsize=1)
-def _calibration() -> tuple[np.ndarray, np.ndarray]:
-    """Active minutes a day and the mean effective-occupancy day, by household size.
+def _calibration() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Active minutes a day and the mean effective-occupancy day, by household size; and the
+    active minutes a day each role adds to a household.
 
     Estimated once from 300 households of each size over four weeks of a fixed calibration
     seed, so what a house is expected to use does not depend on the run's seed or houses.
@@ -220,22 +236,32 @@ def _calibration() -> tuple[np.ndarray, np.ndarray]:
     sizes = np.repeat(np.arange(1, MAX_PEOPLE + 1), per_size)
     idx = 10_000_000 + np.arange(sizes.size)
     minutes = np.zeros(MAX_PEOPLE + 1)
+    by_house = np.zeros(sizes.size)
     curve = np.zeros((MAX_PEOPLE + 1, 1440))
     days = range(19_723, 19_751)  # four weeks from Monday 1 January 2024
     for d in days:
         _, active = day_blocks(7, idx, sizes, sizes, d, YEAR_MEAN_SUMMER)
+        by_house += active.sum(axis=1)
         minutes += np.bincount(sizes, active.sum(axis=1).astype(float), MAX_PEOPLE + 1)
         eff = EFFECTIVE_OCCUPANCY[active]
         for size in range(1, MAX_PEOPLE + 1):
             curve[size] += eff[sizes == size].sum(axis=0)
     n = per_size * len(days)
     minutes[0], curve[0] = 1.0, 0.0  # an empty house: no division by zero, no light
-    return minutes / np.where(np.arange(MAX_PEOPLE + 1) > 0, n, 1), curve / n
+    # A member's waking hours at home depend on the role, hardly on who else lives there.
+    per_role, *_ = np.linalg.lstsq(role_counts(7, idx, sizes), by_house / len(days), rcond=None)
+    return minutes / np.where(np.arange(MAX_PEOPLE + 1) > 0, n, 1), curve / n, per_role
 
 
 def expected_active_minutes() -> np.ndarray:
     """Mean person-minutes of active occupancy a day over a week, by household size."""
     return _calibration()[0]
+
+
+def household_active_minutes(seed: int, idx: np.ndarray, household: np.ndarray) -> np.ndarray:
+    """Mean person-minutes of active occupancy a day over a week of each household, from its
+    members' roles: a home with someone in all day is awake at home longer than its size says."""
+    return np.maximum(role_counts(seed, idx, household) @ _calibration()[2], 1.0)
 
 
 def typical_activity() -> np.ndarray:
