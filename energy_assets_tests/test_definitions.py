@@ -104,3 +104,16 @@ def test_landed_data_has_the_same_graph_without_what_needs_the_simulators_truth(
         load_settings({"ENERGY_SOURCE": "landing"})
     with pytest.raises(SettingsError, match="is not a source"):
         load_settings({"ENERGY_SOURCE": "files"})
+
+
+def test_the_cleaning_reads_the_load_shapes_of_the_28_days_before():
+    from dagster import AssetKey, TimeWindowPartitionMapping
+
+    graph = defs.resolve_asset_graph()
+    cleaned, shapes = AssetKey("cleaned_readings"), AssetKey("load_shapes")
+    assert shapes in graph.get(cleaned).parent_keys
+    mapping = graph.get_partition_mapping(cleaned, shapes)
+    assert isinstance(mapping, TimeWindowPartitionMapping)
+    assert (mapping.start_offset, mapping.end_offset) == (-28, -1)
+    assert mapping.allow_nonexistent_upstream_partitions
+    assert AssetKey("raw_readings") in graph.get(shapes).parent_keys

@@ -143,6 +143,35 @@ def test_windowed_models_and_the_notebook_follow_from_any_start_day():
         assert result.get_num_requested(AssetKey("exploration_notebook")) == 1
 
 
+def test_the_cleaning_follows_its_own_readings_not_a_later_day_of_history():
+    """A day's cleaning reads the load shapes of the 28 days before: it runs though they are
+    missing, and a day of history updated later does not re-clean the days after it."""
+    days = ("2024-07-01", "2024-07-02")
+    cleaning = ("cleaned_readings", "rejected_readings", "gap_estimates")
+    with DagsterInstance.ephemeral() as instance:
+        materialized(instance, "houses")
+        result = evaluate_automation_conditions(defs=defs, instance=instance)
+        for day in days:
+            for key in ("raw_readings", "simulation_truth"):
+                materialized(instance, key, day)
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        for key in ("load_shapes", *cleaning):
+            assert result.get_requested_partitions(AssetKey(key)) == set(days), key
+        for day in days:
+            for key in ("load_shapes", *cleaning):
+                materialized(instance, key, day)
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        # The first day's shapes again (a backfill of it, say): the second day stays as it is.
+        materialized(instance, "load_shapes", days[0])
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        for key in cleaning:
+            assert result.get_requested_partitions(AssetKey(key)) == set(), key
+        # Its own readings again: the second day is cleaned again.
+        materialized(instance, "raw_readings", days[1])
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        assert result.get_requested_partitions(AssetKey("cleaned_readings")) == {days[1]}
+
+
 def test_the_landing_sensor_asks_for_the_days_waits_for_its_run_and_gives_up_after_three():
     import datetime as dt
     import tempfile

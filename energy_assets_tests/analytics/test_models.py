@@ -19,7 +19,7 @@ from energy_assets.analytics.classifier import (
     train_classifier,
 )
 from energy_assets.analytics.daily import HOURLY_COLUMNS, PERIODS
-from energy_assets.analytics.features import FEATURES, household_features
+from energy_assets.analytics.features import FEATURES, household_features, registry_traits
 from energy_assets.analytics.regression import fit_per_house
 
 START = dt.date(2024, 1, 1)  # a Monday
@@ -66,6 +66,25 @@ def test_features_have_the_known_answers():
     assert sum(f[f"shape_h{h:02d}"] for h in range(24)) == pytest.approx(1.0, abs=1e-5)
     assert f["peak_ratio"] == pytest.approx(3.0)
     assert f["base_ratio"] == pytest.approx(0.2 / (f["mean_daily_kwh"] / 24))
+
+
+def test_how_a_home_heats_and_cools_comes_from_the_registry_unknown_in_the_middle():
+    houses = pd.DataFrame(
+        {
+            "house_id": ["H1", "H2", "H3"],
+            "heating": ["electric", "gas", None],
+            "has_ac": [True, False, None],
+        }
+    )
+    traits = registry_traits(houses)
+    assert traits.loc["H1"].tolist() == [1.0, 1.0]
+    assert traits.loc["H2"].tolist() == [0.0, 0.0]
+    assert traits.loc["H3"].tolist() == [0.5, 0.5]
+    d = pd.concat([daily_rows(h, 7, 10.0) for h in ("H1", "H2", "H3", "H4")])
+    f = household_features(d, traits)
+    assert f.loc["H1", "electric_heating"] == 1.0 and f.loc["H2", "air_conditioning"] == 0.0
+    assert f.loc["H4", ["electric_heating", "air_conditioning"]].tolist() == [0.5, 0.5]
+    assert (household_features(d)["electric_heating"] == 0.5).all()
 
 
 def test_temperature_sensitivity_is_the_slope_on_degree_days():
