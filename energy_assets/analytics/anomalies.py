@@ -18,7 +18,10 @@ A verdict is given only when the baseline is sufficient: 28 days of history, a s
 readings are complete, and — for an energy *above* the baseline — a day no colder (or hotter,
 for a cooling house) than the window has seen by more than a margin: a cold snap beyond the
 window's range is what the model cannot know, so it does not raise an alarm on its own (a low
-day is still judged: cold never lowers a home's use). Every row says why it was flagged, or
+day is still judged: cold never lowers a home's use). Its mirror: a home that heats at night
+(its night-time base load follows its nights' lowest temperature, or its model has a heating
+term) whose night was warmer than any of its window's is not flagged *low* on its own — its
+heating stopped beyond what the baseline has seen, as it does every spring. Every row says why it was flagged, or
 why no verdict was given, in ``reason``.
 
 Plain pandas and numpy; nothing here reads the simulator's truth except
@@ -42,6 +45,9 @@ CHANNELS = ["total_kwh", "base_load_kw", "activity_kwh", "sustained_kw", "peak_k
 #: Balance points searched (daily mean temperature, °C), as CalTRACK searches them.
 HEATING_BALANCE_POINTS = (12.0, 14.0, 16.0, 18.0)
 COOLING_BALANCE_POINTS = (20.0, 22.0, 24.0)
+#: A house's night-time base load and its nights' lowest temperature correlate at least this
+#: negatively over its window: it heats at night.
+NIGHT_HEATING_CORRELATION = -0.5
 #: Hours a load must hold to count as sustained (an appliance left on runs 6-18 h).
 SUSTAINED_HOURS = 6
 ANOMALY_COLUMNS = (
@@ -157,6 +163,8 @@ class Baseline:
     model: np.ndarray  # chosen model name per house
     n: np.ndarray  # days of history
     max_dd: pd.DataFrame  # per house: the window's largest value of every degree-day column
+    warmest_night: np.ndarray  # per house: the window's highest daily minimum temperature
+    heats_at_night: np.ndarray  # per house: its night-time base falls as its nights warm
 
 
 def _name(terms: tuple[str, ...]) -> str:
@@ -205,7 +213,16 @@ def fit_baseline(history: pd.DataFrame, params: BaselineParams) -> Baseline:
     n = history.groupby("house_id").size().reindex(houses).to_numpy()
     dd_cols = [c for c in history.columns if c.startswith(("hdd_", "cdd_"))]
     max_dd = history.groupby("house_id")[dd_cols].max().reindex(houses)
-    return Baseline(houses, fits, model, n, max_dd)
+    nights = history.assign(
+        _night=history["temperature_min"] if "temperature_min" in history else np.nan
+    ).groupby("house_id")
+    warmest = nights["_night"].max().reindex(houses).to_numpy(float)
+    # A home that heats at night: its night-time base load falls as the nights warm, which a
+    # model of daily degree-days may not show (a mild spring day with a cold night).
+    follows = nights[["_night", "base_load_kw"]].corr().xs("_night", level=1)["base_load_kw"]
+    at_night = (follows.reindex(houses) <= NIGHT_HEATING_CORRELATION).to_numpy()
+    heats = np.array([name.startswith("hdd_") for name in model], dtype=bool)
+    return Baseline(houses, fits, model, n, max_dd, warmest, heats | at_night)
 
 
 def _t_statistics(frame: pd.DataFrame, fit: HouseFits, regressors: list[str]) -> np.ndarray:
@@ -276,6 +293,20 @@ def _beyond_window(today: pd.DataFrame, base: Baseline, params: BaselineParams) 
     return beyond & (pos >= 0)
 
 
+def _warmer_nights(today: pd.DataFrame, base: Baseline) -> np.ndarray:
+    """Whether a house that heats had a night warmer than any of its window's: its night-time
+    heating stops beyond what the baseline has seen, so a low day is not judged on its own."""
+    pos = base.houses.get_indexer(today["house_id"])
+    heats = base.heats_at_night
+    night = (
+        today["temperature_min"].to_numpy(float)
+        if "temperature_min" in today
+        else np.full(len(today), np.nan)
+    )
+    warmest = base.warmest_night[np.maximum(pos, 0)]
+    return (pos >= 0) & heats[np.maximum(pos, 0)] & (night > warmest)
+
+
 def detect_anomalies(
     daily: pd.DataFrame, days: Sequence[dt.date], params: BaselineParams = BaselineParams()
 ) -> pd.DataFrame:
@@ -307,11 +338,13 @@ def _score_day(today: pd.DataFrame, history: pd.DataFrame, params: BaselineParam
     n = np.zeros(len(today), dtype=np.int64)
     model = np.full(len(today), None, dtype=object)
     beyond = np.zeros(len(today), dtype=bool)
+    warmer = np.zeros(len(today), dtype=bool)
     if base is not None:
         pos = base.houses.get_indexer(today["house_id"])
         n = np.where(pos >= 0, base.n[np.maximum(pos, 0)], 0)
         model = np.where(pos >= 0, base.model[np.maximum(pos, 0)], None)
         beyond = _beyond_window(today, base, params)
+        warmer = _warmer_nights(today, base)
     ch = {c: _channel(today, base, c, params) for c in CHANNELS}
     (act_e, exp_e, z_e, r_e), (act_b, exp_b, z_b, r_b) = ch["total_kwh"], ch["base_load_kw"]
     (act_a, exp_a, z_a, r_a), (act_s, exp_s, z_s, _) = ch["activity_kwh"], ch["sustained_kw"]
@@ -337,6 +370,8 @@ def _score_day(today: pd.DataFrame, history: pd.DataFrame, params: BaselineParam
         & (r_a <= params.idle_activity_ratio)
         & (r_peak <= params.idle_peak_ratio)
     )
+    low_warmer = warmer & (base_down | idle)
+    base_down, idle = base_down & ~warmer, idle & ~warmer
     flagged = left_on | base_up | base_down | idle
     high_beyond = beyond & ((z_s >= params.sustained_threshold) | (z_b >= params.base_threshold))
 
@@ -350,7 +385,9 @@ def _score_day(today: pd.DataFrame, history: pd.DataFrame, params: BaselineParam
         "base load down": (base_down, act_b - exp_b, z_b, "kW"),
         "no activity": (idle, act_e - exp_e, z_e, "kWh"),
     }
-    reason = _reasons(params, n, today["completeness"].to_numpy(float), high_beyond, findings)
+    reason = _reasons(
+        params, n, today["completeness"].to_numpy(float), high_beyond, low_warmer, findings
+    )
     out = today[["house_id", "day"]].copy()
     out["actual_kwh"] = act_e
     out["expected_kwh"] = exp_e
@@ -379,6 +416,7 @@ def _reasons(
     n: np.ndarray,
     completeness: np.ndarray,
     high_beyond: np.ndarray,
+    low_warmer: np.ndarray,
     findings: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, str]],
 ) -> list[str]:
     """Why each house-day was flagged (component, residual, score), or why no verdict."""
@@ -398,6 +436,8 @@ def _reasons(
                 out.append("; ".join(parts))
             elif high_beyond[i]:
                 out.append("high, but beyond the baseline's temperatures: not judged as high")
+            elif low_warmer[i]:
+                out.append("low, but on a night warmer than the baseline's: not judged as low")
             else:
                 out.append("within the baseline")
     return out

@@ -270,6 +270,30 @@ def test_a_cold_snap_beyond_the_window_raises_no_alarm_on_its_own():
     assert bool(row["is_anomaly"]) and row["reason"].startswith("no activity")
 
 
+def test_a_night_warmer_than_the_window_raises_no_low_alarm_for_a_home_that_heats_at_night():
+    # Forty spring days: mild afternoons, nights of 2-10 °C, heating that runs at night only
+    # (so its night base follows the nights), then a night of 14 °C: no heating at all.
+    rng = np.random.default_rng(3)
+    days = 41
+    nights = np.array([2.0 + (i * 3) % 9 for i in range(days - 1)] + [14.0])
+    heat = 0.06 * np.maximum(0.0, 12.0 - nights)
+    d = daily_rows("H1", days, 0.0)
+    d["temperature_min"], d["temperature_mean"] = nights, nights + 8.0
+    d["base_load_kw"] = 0.1 + heat + rng.normal(0, 0.01, days)
+    d["total_kwh"] = 5.0 + 8 * heat + rng.normal(0, 0.2, days)
+    d["peak_kw"] = 1.5
+    d[list(HOURLY_COLUMNS)] = np.repeat(d[["total_kwh"]].to_numpy() / 24, 24, axis=1)
+    day = START + dt.timedelta(days=days - 1)
+    set_day(d, "H1", day, 3.0, 0.09, 1.4)  # low: the night heating stopped
+    row = detect_anomalies(d, [day]).iloc[0]
+    assert not bool(row["is_anomaly"])
+    assert row["reason"] == "low, but on a night warmer than the baseline's: not judged as low"
+    # The same low day after a night like the window's: the base load fell on its own.
+    d.loc[d.day == day, ["temperature_min", "temperature_mean"]] = (6.0, 14.0)
+    row = detect_anomalies(d, [day]).iloc[0]
+    assert bool(row["is_anomaly"]) and row["reason"].startswith("base load down")
+
+
 def test_the_baseline_finds_the_heating_balance_point_and_normalises_weather():
     # A window that spans cold and mild days: the model with a heating term is chosen, and a
     # cold day inside the window's range is expected, not flagged.
