@@ -209,6 +209,7 @@ def run_grid(args: argparse.Namespace) -> None:
         else [(c, s, str(n)) for c in GRID_CLIMATES for s in GRID_STARTS for n in GRID_SEEDS]
     )
     out = Path(tempfile.mkdtemp(prefix="energy-grid-"))
+    print(f"the cells' data and figures: {out}", flush=True)
     rows = []
     for climate, start, seed in cells:
         result = out / f"{climate}-{start}-{seed}.json"
@@ -233,9 +234,7 @@ def run_grid(args: argparse.Namespace) -> None:
         f"classifier macro-F1 (mean of a cell's days) {GRID_F1_FLOOR}, estimates "
         f"{ESTIMATE_GAIN_FLOOR:.0%} below the best simple way's MAE in every gap length\n"
     )
-    print(GRID_HEADER)
-    for r in rows:
-        print(_grid_row(r))
+    _print_tables(rows)
 
 
 def rescore_grid(grid: Path) -> None:
@@ -257,9 +256,28 @@ def rescore_grid(grid: Path) -> None:
         result.write_text(json.dumps(r))
         rows.append(r)
         print(_grid_row(r), flush=True)
+    _print_tables(rows)
+
+
+def _print_tables(rows: list[dict]) -> None:
+    """The grid's table, then its cells' gap-estimate MAE by gap length."""
     print(f"\n{GRID_HEADER}")
     for r in rows:
         print(_grid_row(r))
+    ways = ("ours", "linear", "week_earlier", "profile_scaled")
+    print(
+        "\nGap estimates, MAE (kWh) after the warm-up, "
+        f"{' / '.join(ways)}:\n\n| preset | start | seed | "
+        + " | ".join(label for label, _ in GAP_LENGTHS)
+        + " |\n|---|---|---|"
+        + "---|" * len(GAP_LENGTHS)
+    )
+    for r in rows:
+        cells = [
+            " / ".join(f"{r['estimate_mae'][label][w]:.4f}" for w in ways)
+            for label, _ in GAP_LENGTHS
+        ]
+        print(f"| {r['climate']} | {r['start']} | {r['seed']} | " + " | ".join(cells) + " |")
 
 
 GRID_F1_FLOOR = 0.92
