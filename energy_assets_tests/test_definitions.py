@@ -106,14 +106,14 @@ def test_landed_data_has_the_same_graph_without_what_needs_the_simulators_truth(
         load_settings({"ENERGY_SOURCE": "files"})
 
 
-def test_the_cleaning_reads_the_load_shapes_of_the_28_days_before():
-    from dagster import AssetKey, TimeWindowPartitionMapping
+def test_the_cleaning_follows_the_load_shapes_of_its_day():
+    from dagster import AssetKey
 
     graph = defs.resolve_asset_graph()
-    cleaned, shapes = AssetKey("cleaned_readings"), AssetKey("load_shapes")
-    assert shapes in graph.get(cleaned).parent_keys
-    mapping = graph.get_partition_mapping(cleaned, shapes)
-    assert isinstance(mapping, TimeWindowPartitionMapping)
-    assert (mapping.start_offset, mapping.end_offset) == (-28, -1)
-    assert mapping.allow_nonexistent_upstream_partitions
+    shapes = AssetKey("load_shapes")
+    for key in ("cleaned_readings", "rejected_readings", "gap_estimates"):
+        assert shapes in graph.get(AssetKey(key)).parent_keys
+        mapping = graph.get_partition_mapping(AssetKey(key), shapes)
+        # The same day (the days before are read by the cleaning itself, as they exist).
+        assert (mapping.start_offset, mapping.end_offset) == (0, 0)
     assert AssetKey("raw_readings") in graph.get(shapes).parent_keys

@@ -13,7 +13,6 @@ from dagster import (
     MetadataValue,
     Output,
     ResourceParam,
-    TimeWindowPartitionMapping,
     asset,
     multi_asset,
 )
@@ -51,11 +50,11 @@ RAW_TYPES = {
 }
 COMPLETENESS_FLOOR = 0.98
 RAW = AssetKey("raw_readings")
+#: The cleaning of day D depends on the load shapes of day D (so that in a run of a range of
+#: days every day's shapes are written before the cleaning starts) and reads those of the 28 days
+#: before it that exist. Declared per day, not as a window: Dagster's backfills cannot target a
+#: multi-asset whose outputs share a windowed dependency ("targeted subset must match").
 LOAD_SHAPES = AssetKey("load_shapes")
-#: The cleaning of day D reads the load shapes of the days before it, those that exist.
-HISTORY = TimeWindowPartitionMapping(
-    start_offset=-HISTORY_DAYS, end_offset=-1, allow_nonexistent_upstream_partitions=True
-)
 
 
 class RawSchemaError(ValueError):
@@ -200,7 +199,7 @@ def build_vee(landed: bool = False):
                 "simple ways' values beside it (linear, a week earlier, the typical day scaled).",
             ),
         },
-        deps=[AssetDep(LOAD_SHAPES, partition_mapping=HISTORY)],
+        deps=[AssetDep(LOAD_SHAPES)],
         partitions_def=simulated_days,
         backfill_policy=single_run,
         group_name=GROUP,

@@ -51,7 +51,7 @@ class UI:
         r = requests.post(
             f"{self.url}/graphql", json={"query": text, "variables": variables}, timeout=60
         )
-        r.raise_for_status()
+        assert r.ok, f"{r.status_code} from the GraphQL server: {r.text[-2000:]}"
         body = r.json()
         assert "errors" not in body, body["errors"]
         return body["data"]
@@ -193,8 +193,10 @@ def test_a_materialization_and_a_two_day_backfill_through_the_ui_api(ui):
             "assetSelection": [
                 {"path": ["raw_readings"]},
                 {"path": ["simulation_truth"]},
+                {"path": ["load_shapes"]},
                 {"path": ["cleaned_readings"]},
                 {"path": ["rejected_readings"]},
+                {"path": ["gap_estimates"]},
                 {"path": ["daily_aggregates"]},
             ],
             "partitionNames": ["2024-01-02", "2024-01-03"],
