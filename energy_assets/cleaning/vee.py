@@ -23,6 +23,7 @@ from energy_assets.calendar_spark import day_end, day_start, local_date
 from energy_assets.calendar_spark import epoch_seconds as _epoch
 from energy_assets.cleaning.estimation import (
     chosen_estimate,
+    slot_minutes,
     with_history_estimates,
     without_history,
 )
@@ -293,9 +294,10 @@ def estimated(
     """Every missing interval some method estimates, with each method's value and the one used.
 
     Without ``history`` (``load_shapes`` of the days before) gaps up to ``max_gap_minutes`` are
-    interpolated; with it, gaps of any length are estimated from the house's similar days
-    (:mod:`energy_assets.cleaning.estimation`), short ones still by interpolation where the
-    house has too little history.
+    interpolated; with it, gaps of a history slot or longer are estimated from the house's
+    similar days (:mod:`energy_assets.cleaning.estimation`), still by interpolation where the
+    house has too little history. A gap shorter than a slot (minutes at 1-minute readings, most
+    of them a single refused reading) is interpolated: the history cannot see inside a slot.
     """
     if history is None:
         filled = missing_intervals(classified, params, params.max_gap_minutes)
@@ -304,7 +306,10 @@ def estimated(
         "house_id", "day", "simulated_timestamp", F.col("_consumption_kwh").alias("consumption_kwh")
     )
     filled = missing_intervals(classified, params, WHOLE_DAY_MINUTES)
-    return chosen_estimate(with_history_estimates(filled, kept, history, params), params)
+    within_slot = F.col("_n") * params.interval_minutes < slot_minutes(params)
+    short = without_history(filled.where(within_slot))
+    long = with_history_estimates(filled.where(~within_slot), kept, history, params)
+    return chosen_estimate(short.unionByName(long), params)
 
 
 #: ``gap_estimates``: every estimated interval with the method used and the simple ways' values.

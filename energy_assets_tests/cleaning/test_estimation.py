@@ -107,3 +107,25 @@ def test_slots_with_a_duplicate_or_a_fault_are_left_out_of_the_history(spark):
     shapes = load_shapes(spark.createDataFrame(rows, SCHEMA), F.lit(TODAY), P)
     slots = {r["slot"] for r in shapes.collect()}
     assert 3 not in slots and 5 not in slots and len(slots) == 22
+
+
+def test_at_one_minute_a_gap_within_a_slot_is_interpolated_a_longer_one_from_similar_days(spark):
+    params = CleaningParams(interval_minutes=1, nominal_voltage=220.0)
+
+    def minutes(day: dt.date, skip=()):
+        start = dt.datetime.combine(day, dt.time())
+        return [
+            ("H1", start + dt.timedelta(minutes=m), start + dt.timedelta(minutes=m, seconds=30))
+            + (f"{0.002 + 0.001 * (m // 60 % 3) + 0.0001 * (m % 2):.4f}", "12.5", "226.0")
+            for m in range(1440)
+            if m not in skip
+        ]
+
+    past = [r for k in range(1, 7) for r in minutes(TODAY - dt.timedelta(days=k))]
+    raw = spark.createDataFrame(past, SCHEMA)
+    history = load_shapes(raw, local_date(F.col("simulated_timestamp"), params.timezone), params)
+    gaps = (*range(100, 105), *range(600, 630))  # five minutes, and half an hour
+    c = classify(spark.createDataFrame(minutes(TODAY, skip=gaps), SCHEMA), params)
+    table = gap_estimates(estimated(c, params, history), params).collect()
+    got = {r["gap_minutes"]: r["method"] for r in table}
+    assert got == {5: "linear", 30: "similar_days"}
