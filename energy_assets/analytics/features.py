@@ -60,8 +60,7 @@ def is_weekend(days: pd.Series) -> np.ndarray:
 
 def registry_traits(houses: pd.DataFrame) -> pd.DataFrame:
     """Per house (indexed by ``house_id``): :data:`TRAIT_FEATURES` as 1 or 0, unknown 0.5."""
-    heating = houses["heating"] if "heating" in houses else pd.Series(None, index=houses.index)
-    has_ac = houses["has_ac"] if "has_ac" in houses else pd.Series(None, index=houses.index)
+    heating, has_ac = houses["heating"], houses["has_ac"]
     traits = pd.DataFrame(
         {
             "electric_heating": np.where(

@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from energy_assets.calendar_spark import day_start
 from energy_assets.calendar_spark import epoch_seconds as _epoch
-from energy_assets.cleaning.rules import CleaningParams, parsing, row_reason
+from energy_assets.cleaning.rules import CleaningParams, parsed_values, row_reason
 
 #: Days of a house's history a gap is estimated from.
 HISTORY_DAYS = 28
@@ -37,7 +37,6 @@ FEWEST_SIMILAR_DAYS = 5
 #: weight falls by e each such step away from the gap's nearest measured edge.
 EDGE_MINUTES = 15.0
 SHAPE_SLOT_MINUTES = 15
-METHODS = ("linear", "similar_days")
 GAP = ["house_id", "day", "_from"]
 
 
@@ -63,7 +62,7 @@ def load_shapes(raw: DataFrame, day: Column, params: CleaningParams) -> DataFram
     parsed = raw.select(
         "*",
         day.alias("_shape_day"),
-        *[parsing(v).alias(f"_{v}") for v in ("consumption_kwh", "temperature", "voltage")],
+        *parsed_values(),
     )
     valid = parsed.where(row_reason(params).isNull())
     return (
@@ -144,7 +143,7 @@ def with_history_estimates(
     days = past.groupBy(*GAP, "_hday").agg(
         F.sum(F.abs(F.col("kwh") - F.col("today"))).alias("_distance"),
         F.count("today").alias("_matched"),
-        F.first(F.coalesce(F.col("_n_context"), F.lit(0))).alias("_n_context"),
+        F.first("_n_context").alias("_n_context"),
         F.max(in_gap.cast("int")).alias("_covers"),
     )
     comparable = days.where((F.col("_matched") == F.col("_n_context")) & (F.col("_covers") == 1))

@@ -65,6 +65,15 @@ def parsing(name: str) -> Column:
     return F.expr(f"try_cast(trim(`{name}`) AS DOUBLE)")
 
 
+#: The value fields of a reading, delivered as text.
+VALUES = ("consumption_kwh", "temperature", "voltage")
+
+
+def parsed_values() -> list[Column]:
+    """Every value field parsed once, as ``_<name>``: what :func:`parsed` and the rules read."""
+    return [parsing(name).alias(f"_{name}") for name in VALUES]
+
+
 def parsed(name: str) -> Column:
     """The parsed value of a raw field: the ``_<name>`` column ``classify`` adds once."""
     return F.col(f"_{name}")

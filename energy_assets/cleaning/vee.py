@@ -27,9 +27,8 @@ from energy_assets.cleaning.estimation import (
     with_history_estimates,
     without_history,
 )
-from energy_assets.cleaning.rules import CleaningParams, parsing, row_reason
+from energy_assets.cleaning.rules import VALUES, CleaningParams, parsed_values, row_reason
 
-VALUES = ("consumption_kwh", "temperature", "voltage")
 RAW_COLUMNS = ("house_id", "simulated_timestamp", "ingested_at", *VALUES)
 REJECTED_COLUMNS = (*RAW_COLUMNS, "reason")
 
@@ -88,7 +87,7 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
         _day(raw, params.timezone).alias("day"),
         "_file",
         "_row",
-        *[parsing(name).alias(f"_{name}") for name in VALUES],
+        *parsed_values(),
         row_reason(params).alias("reason"),
         _raw_text_hash(VALUES).alias("_text"),
     )

@@ -333,9 +333,12 @@ def simulate_load(
     phase = np.floor(uniform(seed, S.HOUSE_FRIDGE, idx, 1) * cycle).astype(np.int64)
     in_cycle = (minutes[None, :] + phase[:, None]) % cycle[:, None]
     power += (in_cycle < np.round(FRIDGE_DUTY * cycle)[:, None]) * fridge_on_kw[:, None]
-    power += _lighting(seed, houses, daily * LIGHT_SHARE, occ.active, minutes, climate)
+    # What the household is expected to be awake at home (its members' roles) sizes the lights
+    # and the appliances, so that its year comes to its budget.
+    awake = household_active_minutes(seed, idx, houses.occupants)
+    power += _lighting(houses, awake, daily * LIGHT_SHARE, occ.active, minutes, climate)
     events_kwh = daily * (1 - base_share - FRIDGE_SHARE - LIGHT_SHARE)
-    power += _appliance_events(seed, houses, dnum, events_kwh, occ.active, wall)
+    power += _appliance_events(seed, houses, awake, dnum, events_kwh, occ.active, wall)
 
     # Heating follows the outdoor temperature on a thermostat schedule; cooling also needs
     # somebody at home.
@@ -376,8 +379,8 @@ def _hvac_gains(houses: HouseArrays, climate: Climate) -> tuple[Gain, Gain]:
 
 
 def _lighting(
-    seed: int,
     houses: HouseArrays,
+    awake_minutes: np.ndarray,
     budget_kwh: np.ndarray,
     active: np.ndarray,
     minutes: np.ndarray,
@@ -392,11 +395,7 @@ def _lighting(
     dark = darkness(climate, minutes)
     per_size = lighting_minutes_a_day(climate)
     size = np.clip(houses.occupants, 1, per_size.size - 1)
-    at_home_longer = (
-        household_active_minutes(seed, houses.index, houses.occupants)
-        / expected_active_minutes()[size]
-    )
-    expected = per_size[size] * at_home_longer
+    expected = per_size[size] * awake_minutes / expected_active_minutes()[size]
     kw = budget_kwh * 60.0 / expected
     return kw[:, None] * EFFECTIVE_OCCUPANCY[active] * dark[None, :]
 
@@ -461,6 +460,7 @@ def _slots(appliance: Appliance) -> int:
 def _appliance_events(
     seed: int,
     houses: HouseArrays,
+    awake_minutes: np.ndarray,
     dnum: int,
     budget_kwh: np.ndarray,
     active: np.ndarray,
@@ -493,7 +493,7 @@ def _appliance_events(
     )
     typical = (uses * _kwh_a_use(kw)).sum(axis=1)
     scale = np.divide(budget_kwh, typical, out=np.zeros(n), where=typical > 0)
-    awake = active.sum(axis=1) / household_active_minutes(seed, idx, houses.occupants)
+    awake = active.sum(axis=1) / awake_minutes
     expected = uses * (scale * awake)[:, None]
     # Where in the day a use can start: weight = active people x the activity of the hour, on
     # a five-minute grid (a day's length in minutes is always a multiple of five).
