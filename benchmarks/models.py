@@ -43,7 +43,7 @@ from dagster import AssetKey, materialize
 
 from energy_assets.analytics.anomalies import score_against_truth
 from energy_assets.assets.analytics import daily_aggregates
-from energy_assets.assets.cleaning import load_shapes, vee
+from energy_assets.assets.cleaning import vee
 from energy_assets.assets.evaluation import GAP_LENGTHS, cleaning_evaluation, estimate_scores
 from energy_assets.assets.models import (
     ANOMALY_PRECISION_FLOOR,
@@ -104,7 +104,6 @@ def main() -> None:
         [
             houses,
             simulated_meters,
-            load_shapes,
             vee,
             cleaning_evaluation,
             daily_aggregates,

@@ -17,7 +17,7 @@ from dagster import (
 )
 
 from energy_assets.assets.analytics import daily_aggregates
-from energy_assets.assets.cleaning import build_load_shapes, build_vee
+from energy_assets.assets.cleaning import build_vee
 from energy_assets.assets.evaluation import cleaning_evaluation
 from energy_assets.assets.landing import landed_houses, landed_readings
 from energy_assets.assets.models import build_consumption_anomalies, household_classifier
@@ -43,7 +43,7 @@ from energy_assets.resources import build_resources
 from energy_assets.sensors import followers, landing_files, simulated_clock
 from energy_assets.settings import Settings, load_settings
 
-VEE_OUTPUTS = ("cleaned_readings", "rejected_readings", "gap_estimates")
+VEE_OUTPUTS = ("cleaned_readings", "rejected_readings", "load_shapes", "gap_estimates")
 #: Assets that read a window of days, or all of them, follow what exists (partitions.py).
 CONDITIONS = {
     **{key: follows_its_readings for key in VEE_OUTPUTS},
@@ -58,7 +58,6 @@ def build_definitions(settings: Settings) -> Definitions:
     landed = settings.landed
     sources = (landed_houses, landed_readings) if landed else (houses, simulated_meters)
     downstream = [
-        build_load_shapes(landed),
         build_vee(landed),
         *([] if landed else [cleaning_evaluation]),  # scores the cleaning against the truth
         warehouse_houses,

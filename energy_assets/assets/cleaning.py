@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 from dagster import (
     AssetCheckSeverity,
-    AssetDep,
     AssetExecutionContext,
     AssetKey,
     AssetOut,
@@ -13,7 +12,6 @@ from dagster import (
     MetadataValue,
     Output,
     ResourceParam,
-    asset,
     multi_asset,
 )
 from pyspark import StorageLevel
@@ -50,10 +48,10 @@ RAW_TYPES = {
 }
 COMPLETENESS_FLOOR = 0.98
 RAW = AssetKey("raw_readings")
-#: The cleaning of day D depends on the load shapes of day D (so that in a run of a range of
-#: days every day's shapes are written before the cleaning starts) and reads those of the 28 days
-#: before it that exist. Declared per day, not as a window: Dagster's backfills cannot target a
-#: multi-asset whose outputs share a windowed dependency ("targeted subset must match").
+#: The cleaning writes each day's load shapes beside its outputs and reads those of the 28 days
+#: before a day that exist. An output, not an upstream asset: with the shapes as a second parent
+#: of the cleaning, Dagster's backfills of both built the cleaning's outputs' targets by two
+#: paths and refused them at random ("targeted subset must match between every key").
 LOAD_SHAPES = AssetKey("load_shapes")
 
 
@@ -191,6 +189,14 @@ def build_vee(landed: bool = False):
                 kinds={"spark", "parquet"},
                 description="Refused raw readings, values as delivered, with a reason code.",
             ),
+            "load_shapes": AssetOut(
+                io_manager_key="parquet_io_manager",
+                metadata={"partition_expr": "day"},
+                kinds={"spark", "parquet"},
+                description="Per house and local day, the energy of each complete 15-minute slot "
+                "of the readings that pass the row rules: the history later days' gaps are "
+                "estimated from.",
+            ),
             "gap_estimates": AssetOut(
                 io_manager_key="parquet_io_manager",
                 metadata={"partition_expr": "simulated_timestamp"},
@@ -199,7 +205,6 @@ def build_vee(landed: bool = False):
                 "simple ways' values beside it (linear, a week earlier, the typical day scaled).",
             ),
         },
-        deps=[AssetDep(LOAD_SHAPES)],
         partitions_def=simulated_days,
         backfill_policy=single_run,
         group_name=GROUP,
@@ -223,25 +228,30 @@ def build_vee(landed: bool = False):
         with shuffle_width(spark.session, raw_rows) as width:
             context.log.info(f"{raw_rows:,} raw readings: {width} shuffle partitions")
             classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
+            shapes = compute_load_shapes(raw_readings, F.col(DAY), params).persist()
             history_days = _history_days(parquet_io_manager, days)
             history = (
-                parquet_io_manager.read_days(LOAD_SHAPES, history_days) if history_days else None
+                parquet_io_manager.read_days(LOAD_SHAPES, history_days).unionByName(shapes)
+                if history_days
+                else shapes
             )
             estimates = estimated(classified, params, history).persist()
             try:
                 yield Output(cleaned(classified, params, estimates), "cleaned_readings")
                 yield Output(rejected(raw_readings, classified), "rejected_readings")
+                yield Output(shapes, "load_shapes")
                 by_method = estimates.groupBy("method").count().collect()
                 yield Output(
                     gap_estimates(estimates, params),
                     "gap_estimates",
                     metadata={
-                        "history_days_read": len(history_days),
+                        "history_days_published": len(history_days),
                         **{f"estimated/{r['method']}": r["count"] for r in by_method},
                     },
                 )
             finally:
                 estimates.unpersist()
+                shapes.unpersist()
                 classified.unpersist()
             model = None if landed else rejection_model(simulation, params)
             yield from _checks(context, parquet_io_manager, days, raw_by_day, params, model)
@@ -253,30 +263,11 @@ vee = build_vee()
 
 
 def _history_days(store: ParquetIOManager, days: list[dt.date]) -> list[str]:
-    """The days before the run's days whose load shapes are published (the estimates' history)."""
-    wanted = sorted({d - dt.timedelta(days=k) for d in days for k in range(1, HISTORY_DAYS + 1)})
-    return store.published_days(LOAD_SHAPES, wanted)
-
-
-def build_load_shapes(landed: bool = False):
-    """``load_shapes``: the history the cleaning estimates gaps from."""
-
-    @asset(
-        name="load_shapes",
-        partitions_def=simulated_days,
-        backfill_policy=single_run,
-        group_name=GROUP,
-        io_manager_key="parquet_io_manager",
-        metadata={"partition_expr": "day"},
-        kinds={"spark", "parquet"},
-    )
-    def load_shapes(raw_readings: DataFrame, simulation: SimulationResource) -> DataFrame:
-        """Per house and local day, the energy of each complete 15-minute slot of the readings
-        that pass the row rules: the history the cleaning of later days estimates gaps from."""
-        params = cleaning_params(simulation, landed)
-        return compute_load_shapes(raw_readings, F.col(DAY), params)
-
-    return load_shapes
+    """The days before the run's days, not in the run, whose load shapes are published: with
+    the run's own shapes, the estimates' history."""
+    run = set(days)
+    wanted = {d - dt.timedelta(days=k) for d in days for k in range(1, HISTORY_DAYS + 1)}
+    return store.published_days(LOAD_SHAPES, sorted(wanted - run))
 
 
 def _checks(
@@ -437,6 +428,3 @@ def _jsonable(obj):
     if isinstance(obj, list | tuple):
         return [_jsonable(v) for v in obj]
     return obj if isinstance(obj, int | float | str | bool | type(None)) else str(obj)
-
-
-load_shapes = build_load_shapes()
