@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -224,8 +225,7 @@ def role_counts(seed: int, idx: np.ndarray, household: np.ndarray) -> np.ndarray
     return counts
 
 
-@lru_cache(maxsize=1)
-def _calibration() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def compute_calibration() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Active minutes a day and the mean effective-occupancy day, by household size; and the
     active minutes a day each role adds to a household.
 
@@ -253,6 +253,27 @@ def _calibration() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return minutes / np.where(np.arange(MAX_PEOPLE + 1) > 0, n, 1), curve / n, per_role
 
 
+#: :func:`compute_calibration`'s result, shipped with the package: it takes seconds, which every
+#: process that simulates (each Spark Python worker too) would otherwise pay again. Written by
+#: ``python -m energy_assets.simulation.occupancy``; a test checks it is what the code computes.
+CALIBRATION_FILE = Path(__file__).with_name("occupancy_calibration.npz")
+CALIBRATION_ARRAYS = ("active_minutes", "activity_curve", "minutes_per_role")
+
+
+@lru_cache(maxsize=1)
+def _calibration() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shipped calibration, or computed when the file is missing."""
+    if not CALIBRATION_FILE.exists():
+        return compute_calibration()
+    with np.load(CALIBRATION_FILE) as shipped:
+        return tuple(shipped[name] for name in CALIBRATION_ARRAYS)
+
+
+def write_calibration(path: Path = CALIBRATION_FILE) -> None:
+    """Compute the calibration and write it where :func:`_calibration` reads it."""
+    np.savez_compressed(path, **dict(zip(CALIBRATION_ARRAYS, compute_calibration(), strict=True)))
+
+
 def expected_active_minutes() -> np.ndarray:
     """Mean person-minutes of active occupancy a day over a week, by household size."""
     return _calibration()[0]
@@ -267,3 +288,8 @@ def household_active_minutes(seed: int, idx: np.ndarray, household: np.ndarray) 
 def typical_activity() -> np.ndarray:
     """The mean day of effective active occupancy (sizes, wall minutes), by household size."""
     return _calibration()[1]
+
+
+if __name__ == "__main__":
+    write_calibration()
+    print(f"wrote {CALIBRATION_FILE}")

@@ -10,7 +10,12 @@ from energy_assets.calendar import local_day
 from energy_assets.simulation.houses import make_houses
 from energy_assets.simulation.load import simulate_load
 from energy_assets.simulation.meter import houses_arrays
-from energy_assets.simulation.occupancy import day_blocks
+from energy_assets.simulation.occupancy import (
+    CALIBRATION_FILE,
+    _calibration,
+    compute_calibration,
+    day_blocks,
+)
 from energy_assets.simulation.settings import EventRates, SimulationSettings
 from energy_assets.simulation.weather import epoch_day
 
@@ -101,3 +106,12 @@ def test_one_minute_peaks_look_like_real_homes():
     # Kettles, hobs, ovens and showers overlap: a typical home peaks at several kW a day.
     assert np.median(daily_peaks) > 3.5
     assert daily_peaks.max() < 23  # a 100 A single-phase service
+
+
+def test_the_shipped_calibration_is_what_the_code_computes():
+    """The calibration file beside the code (read instead of computing it in every process)
+    holds what ``compute_calibration`` gives; regenerate it with
+    ``python -m energy_assets.simulation.occupancy`` after changing the occupancy model."""
+    assert CALIBRATION_FILE.exists()
+    for shipped, computed in zip(_calibration(), compute_calibration(), strict=True):
+        np.testing.assert_allclose(shipped, computed, rtol=1e-9, atol=1e-12)
