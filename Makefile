@@ -16,6 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
+	@# Spark's classes archived for a warm JVM start (about a minute, once; see jvm_archive.py).
+	@$(VENV)/bin/python -m energy_assets.storage.jvm_archive 2>/dev/null \
+		|| echo "energy_assets: no Spark class archive was written; Spark starts slower."
 	@touch $@
 
 install: $(VENV)/.installed

@@ -29,6 +29,7 @@ class SimulationResource(ConfigurableResource):
     share_medium: float = 0.5
     share_high: float = 0.2
     houses_per_task: int = 500
+    in_process_readings: int = SimulationSettings.in_process_readings
     fault_rates: dict[str, float] = {}
     event_rates: dict[str, float] = {}
 
@@ -53,6 +54,7 @@ class SimulationResource(ConfigurableResource):
             faults=FaultRates(**self.fault_rates),
             events=EventRates(**self.event_rates),
             houses_per_task=self.houses_per_task,
+            in_process_readings=self.in_process_readings,
         )
 
 

@@ -16,7 +16,8 @@ from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.parquet_io import ParquetIOManager
 from energy_assets.storage.spark import SparkResource
 
-SIMULATION = {"houses": 30, "houses_per_task": 10}
+# Simulated in Spark tasks (not in the driver, as a run this small would be): on the executors.
+SIMULATION = {"houses": 30, "houses_per_task": 10, "in_process_readings": 0}
 
 
 def resources(data_dir: Path, master: str) -> dict:

@@ -21,7 +21,7 @@ from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.simulation.houses import make_houses
 from energy_assets.simulation.meter import RAW_SCHEMA, TRUTH_SCHEMA
-from energy_assets.simulation.on_spark import simulate_to_parquet
+from energy_assets.simulation.on_spark import simulate_in_process, simulate_to_parquet
 from energy_assets.storage.folders import staging_folder, sweep_staging
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.parquet_io import DAY, ParquetIOManager, StagedParquet
@@ -91,19 +91,25 @@ def simulated_meters(
     lake: LakeResource,
     parquet_io_manager: ResourceParam[ParquetIOManager],
 ):
-    """Simulate the run's days inside Spark; raw readings and their truth come out together."""
+    """Simulate the run's days inside Spark (a small run in this process, while Spark starts
+    for the checks and the cleaning); raw readings and their truth come out together."""
     settings = simulation.settings()
     day_time_zone(settings)
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
-    session = spark.session
+    in_process = settings.simulates_in_process(len(days))
+    if in_process:
+        spark.start_in_background()
     staging_root = lake.path(".staging")
     staging_root.mkdir(parents=True, exist_ok=True)
     sweep_staging(staging_root, "simulation-")  # what runs that died left behind
     with staging_folder(staging_root, "simulation-") as run_dir:
         raw_staging, truth_staging = run_dir / "raw_readings", run_dir / "simulation_truth"
-        rows_by_day = simulate_to_parquet(
-            session, houses, days, settings, raw_staging, truth_staging
-        )
+        if in_process:
+            rows_by_day = simulate_in_process(houses, days, settings, raw_staging, truth_staging)
+        else:
+            rows_by_day = simulate_to_parquet(
+                spark.session, houses, days, settings, raw_staging, truth_staging
+            )
         yield Output(
             StagedParquet(raw_staging, RAW_SCHEMA),
             "raw_readings",
@@ -112,6 +118,7 @@ def simulated_meters(
                 "interval_minutes": settings.interval_minutes,
                 "seed": settings.seed,
                 "climate": settings.climate,
+                "simulated_in": "this process" if in_process else "Spark tasks",
             },
         )
         truth_table = ds.dataset(

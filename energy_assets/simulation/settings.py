@@ -134,6 +134,9 @@ class SimulationSettings:
     faults: FaultRates = field(default_factory=FaultRates)
     events: EventRates = field(default_factory=EventRates)
     houses_per_task: int = 500
+    #: A run of at most this many readings is simulated in the Dagster process, not in Spark
+    #: tasks: below it, starting Spark's Python workers costs more than the simulation.
+    in_process_readings: int = 1_000_000
 
     def __post_init__(self) -> None:
         if 1440 % self.interval_minutes:
@@ -144,6 +147,10 @@ class SimulationSettings:
             )
         if abs(sum(self.profile_mix) - 1.0) > 1e-6:
             raise ValueError(f"profile_mix {self.profile_mix} must add up to 1.")
+
+    def simulates_in_process(self, days: int) -> bool:
+        """Whether a run of ``days`` days is small enough to simulate in the Dagster process."""
+        return self.houses * days * (1440 // self.interval_minutes) <= self.in_process_readings
 
     @property
     def climate_preset(self) -> Climate:

@@ -5,10 +5,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from dagster_pyspark import LazyPySparkResource
+from pydantic import PrivateAttr
+
+from energy_assets.storage.jvm_archive import java_options
 
 
 class JavaMissingError(RuntimeError):
@@ -42,6 +46,10 @@ def check_java() -> None:
         )
 
 
+#: Arrow's memory needs reflective access to Netty's buffers on Java 17.
+NETTY_OPTION = "-Dio.netty.tryReflectionSetAccessible=true"
+
+
 def spark_conf(master: str, ui: bool = True, driver_memory: str = "2g") -> dict[str, str]:
     """The session settings every run uses: UTC, Arrow, shuffle partitions sized to the cores."""
     cores = os.cpu_count() or 2
@@ -61,7 +69,8 @@ def spark_conf(master: str, ui: bool = True, driver_memory: str = "2g") -> dict[
         "spark.ui.enabled": "true" if ui else "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": driver_memory,
-        "spark.driver.extraJavaOptions": "-Dio.netty.tryReflectionSetAccessible=true",
+        # The class archive (jvm_archive.py), when make install wrote one: a warm start.
+        "spark.driver.extraJavaOptions": " ".join([NETTY_OPTION, *java_options()]),
         # Python workers run the interpreter of this process (the project's .venv) unless the
         # deployment says otherwise; on a cluster the image provides the same path.
         "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable),
@@ -141,12 +150,31 @@ class SparkResource(LazyPySparkResource):
     driver_memory: str = "2g"
     spark_config: dict[str, Any] = {}
 
+    _starting: threading.Thread | None = PrivateAttr(default=None)
+
     def _init_session(self) -> None:
         if self._spark_session is None:
             config = {**spark_conf(self.master, self.ui, self.driver_memory), **self.spark_config}
             self._spark_session = start_session(config)
 
+    def start_in_background(self) -> None:
+        """Start the session in a thread, so that the JVM starts while the caller works."""
+        if self._spark_session is None and self._starting is None:
+            self._starting = threading.Thread(
+                target=self._start_quietly, name="spark-start", daemon=True
+            )
+            self._starting.start()
+
+    def _start_quietly(self) -> None:
+        # A failure (no Java, say) is raised again, with its clear message, by the first
+        # use of the session in the caller's thread.
+        with contextlib.suppress(Exception):
+            self._init_session()
+
     @property
     def session(self):
-        """The SparkSession, started now if it is not yet."""
+        """The SparkSession, started now if it is not yet (or once its start has finished)."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
         return self.spark_session

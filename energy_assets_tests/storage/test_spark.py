@@ -63,3 +63,34 @@ def test_a_steps_shuffle_width_does_not_leak_into_the_next(spark):
     with shuffle_width(spark, 100_800_000) as width:
         assert width == 101 and spark.conf.get("spark.sql.shuffle.partitions") == "101"
     assert spark.conf.get("spark.sql.shuffle.partitions") == before
+
+
+def test_a_session_maps_the_class_archive_of_its_java_and_pyspark(monkeypatch, tmp_path):
+    """The driver maps the archive written for this Java and these PySpark jars, and starts
+    without one (no option) when there is none, or when Java changed (another key)."""
+    from energy_assets.storage import jvm_archive
+
+    monkeypatch.setattr(jvm_archive.sys, "prefix", str(tmp_path))
+    assert "SharedArchiveFile" not in spark_conf("local[*]")["spark.driver.extraJavaOptions"]
+    java = jvm_archive.java_binary()
+    archive = jvm_archive.archive_path(java)
+    assert archive.parent == tmp_path / "var" / "energy_assets"
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"an archive")
+    options = spark_conf("local[*]")["spark.driver.extraJavaOptions"].split()
+    assert f"-XX:SharedArchiveFile={archive}" in options
+    assert "-Dio.netty.tryReflectionSetAccessible=true" in options
+    monkeypatch.setattr(jvm_archive, "archive_key", lambda java: "another-java")
+    assert "SharedArchiveFile" not in spark_conf("local[*]")["spark.driver.extraJavaOptions"]
+
+
+def test_the_resource_starts_its_session_in_the_background(spark):
+    """A step that works before it needs Spark starts the JVM meanwhile; the session it then
+    gets is the process's one (here the test session's, already running)."""
+    from energy_assets.storage.spark import SparkResource
+
+    resource = SparkResource(master="local[2]", ui=False)
+    resource.start_in_background()
+    assert resource.session is spark
+    resource.start_in_background()  # started already: nothing more
+    assert resource.session is spark
