@@ -98,7 +98,7 @@ def simulated_meters(
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     in_process = settings.simulates_in_process(len(days))
     if in_process:
-        spark.start_in_background()
+        spark.start_in_background(quick_compiler=True)
     staging_root = lake.path(".staging")
     staging_root.mkdir(parents=True, exist_ok=True)
     sweep_staging(staging_root, "simulation-")  # what runs that died left behind

@@ -46,6 +46,11 @@ def check_java() -> None:
         )
 
 
+JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+#: The JIT's quick tier only: a small run's queries run once each over little data, and the
+#: optimising compiler's work on them never pays back (it competes for the two cores instead);
+#: a large run keeps it. Measured on the cleaning of a week of 100 houses: see docs/scaling.md.
+QUICK_COMPILER = "-XX:TieredStopAtLevel=1"
 #: Arrow's memory needs reflective access to Netty's buffers on Java 17.
 NETTY_OPTION = "-Dio.netty.tryReflectionSetAccessible=true"
 
@@ -70,7 +75,7 @@ def spark_conf(master: str, ui: bool = True, driver_memory: str = "2g") -> dict[
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": driver_memory,
         # The class archive (jvm_archive.py), when make install wrote one: a warm start.
-        "spark.driver.extraJavaOptions": " ".join([NETTY_OPTION, *java_options()]),
+        JAVA_OPTIONS: " ".join([NETTY_OPTION, *java_options()]),
         # Python workers run the interpreter of this process (the project's .venv) unless the
         # deployment says otherwise; on a cluster the image provides the same path.
         "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable),
@@ -152,24 +157,31 @@ class SparkResource(LazyPySparkResource):
 
     _starting: threading.Thread | None = PrivateAttr(default=None)
 
-    def _init_session(self) -> None:
-        if self._spark_session is None:
-            config = {**spark_conf(self.master, self.ui, self.driver_memory), **self.spark_config}
-            self._spark_session = start_session(config)
+    def session_config(self, quick_compiler: bool = False) -> dict[str, str]:
+        """The settings a session of this resource starts with."""
+        config = {**spark_conf(self.master, self.ui, self.driver_memory), **self.spark_config}
+        if quick_compiler:
+            config[JAVA_OPTIONS] = f"{config.get(JAVA_OPTIONS, '')} {QUICK_COMPILER}".strip()
+        return config
 
-    def start_in_background(self) -> None:
-        """Start the session in a thread, so that the JVM starts while the caller works."""
+    def _init_session(self, quick_compiler: bool = False) -> None:
+        if self._spark_session is None:
+            self._spark_session = start_session(self.session_config(quick_compiler))
+
+    def start_in_background(self, quick_compiler: bool = False) -> None:
+        """Start the session in a thread, so that the JVM starts while the caller works; for a
+        small run, with the quick compiler only (:data:`QUICK_COMPILER`)."""
         if self._spark_session is None and self._starting is None:
             self._starting = threading.Thread(
-                target=self._start_quietly, name="spark-start", daemon=True
+                target=self._start_quietly, args=(quick_compiler,), name="spark-start", daemon=True
             )
             self._starting.start()
 
-    def _start_quietly(self) -> None:
+    def _start_quietly(self, quick_compiler: bool) -> None:
         # A failure (no Java, say) is raised again, with its clear message, by the first
         # use of the session in the caller's thread.
         with contextlib.suppress(Exception):
-            self._init_session()
+            self._init_session(quick_compiler)
 
     @property
     def session(self):

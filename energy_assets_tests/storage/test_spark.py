@@ -94,3 +94,13 @@ def test_the_resource_starts_its_session_in_the_background(spark):
     assert resource.session is spark
     resource.start_in_background()  # started already: nothing more
     assert resource.session is spark
+
+
+def test_a_small_run_starts_its_jvm_with_the_quick_compiler_only():
+    from energy_assets.storage.spark import QUICK_COMPILER, SparkResource
+
+    resource = SparkResource(master="local[2]", ui=False)
+    quick = resource.session_config(quick_compiler=True)["spark.driver.extraJavaOptions"]
+    usual = resource.session_config()["spark.driver.extraJavaOptions"]
+    assert quick.split() == [*usual.split(), QUICK_COMPILER]
+    assert QUICK_COMPILER == "-XX:TieredStopAtLevel=1"
