@@ -170,8 +170,10 @@ class SparkResource(LazyPySparkResource):
 
     def start_in_background(self, quick_compiler: bool = False) -> None:
         """Start the session in a thread, so that the JVM starts while the caller works; for a
-        small run, with the quick compiler only (:data:`QUICK_COMPILER`)."""
+        small run, with the quick compiler only (:data:`QUICK_COMPILER`). Without Java it
+        fails here, before the caller writes anything."""
         if self._spark_session is None and self._starting is None:
+            check_java()
             self._starting = threading.Thread(
                 target=self._start_quietly, args=(quick_compiler,), name="spark-start", daemon=True
             )

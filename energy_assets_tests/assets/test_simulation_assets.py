@@ -43,3 +43,27 @@ def test_two_days_end_to_end_and_rerun_replaces(lake_dir, pg_url, pg_schema):
         raw.sort_by([(c, "ascending") for c in raw.column_names if c != "day"])
     )
     assert wh.read_arrow(pg_url, table).num_rows == raw.num_rows
+
+
+def test_a_small_run_without_java_fails_at_once_and_writes_no_readings(
+    lake_dir, pg_url, pg_schema, monkeypatch, tmp_path
+):
+    """Simulated in the Dagster process, a small run still needs Spark for its checks: without
+    Java it stops with the one sentence before a reading is written."""
+    resources = project_resources(lake_dir, pg_url, pg_schema, houses=4)
+    assert materialize_range([houses], resources, "2024-02-05", "2024-02-05").success
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = materialize_range(
+        [houses, simulated_meters],
+        resources,
+        "2024-02-05",
+        "2024-02-05",
+        selection=[AssetKey("raw_readings"), AssetKey("simulation_truth")],
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "Spark needs Java 17 or newer and none was found" in str(failure.event_specific_data)
+    for asset in ("raw_readings", "simulation_truth"):
+        assert not list((lake_dir / asset).glob("day=*"))
