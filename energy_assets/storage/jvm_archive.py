@@ -34,9 +34,11 @@ WRITE_TIMEOUT_S = 120
 
 
 def java_binary() -> str | None:
-    """The ``java`` Spark's launcher runs: ``$JAVA_HOME/bin/java``, else the one on the path."""
+    """The ``java`` Spark's launcher runs: ``$JAVA_HOME/bin/java``, else the one on the path;
+    None when there is none."""
     java_home = os.environ.get("JAVA_HOME")
-    return os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    return java if java and os.path.exists(java) else None
 
 
 @lru_cache(maxsize=4)
@@ -58,7 +60,7 @@ def archive_path(java: str) -> Path:
 def java_options() -> list[str]:
     """The driver's options that map the archive, when one exists for this Java and PySpark."""
     java = java_binary()
-    if not java or not os.path.exists(java):
+    if java is None:
         return []
     archive = archive_path(java)
     return [f"-XX:SharedArchiveFile={archive}", QUIET] if archive.is_file() else []
@@ -68,7 +70,7 @@ def write_archive() -> Path | None:
     """Write the archive for this Java and PySpark (a small cleaning in another process);
     its path, or None when Java is missing or the JVM wrote none."""
     java = java_binary()
-    if not java or not os.path.exists(java):
+    if java is None:
         return None
     target = archive_path(java)
     if target.is_file():

@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -12,7 +11,7 @@ from typing import Any
 from dagster_pyspark import LazyPySparkResource
 from pydantic import PrivateAttr
 
-from energy_assets.storage.jvm_archive import java_options
+from energy_assets.storage.jvm_archive import java_binary, java_options
 
 
 class JavaMissingError(RuntimeError):
@@ -25,9 +24,8 @@ class SessionTimeZoneError(RuntimeError):
 
 def check_java() -> None:
     """Fail with one sentence when Spark cannot find a Java 17+ runtime."""
-    java_home = os.environ.get("JAVA_HOME")
-    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
-    if not java or not os.path.exists(java):
+    java = java_binary()
+    if java is None:
         raise JavaMissingError(
             "Spark needs Java 17 or newer and none was found (set JAVA_HOME or install it, "
             "for example `apt-get install openjdk-17-jre-headless`)."
