@@ -228,7 +228,7 @@ def build_vee(landed: bool = False):
         with shuffle_width(spark.session, raw_rows) as width:
             context.log.info(f"{raw_rows:,} raw readings: {width} shuffle partitions")
             classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
-            shapes = compute_load_shapes(raw_readings, F.col(DAY), params).persist()
+            shapes = compute_load_shapes(classified, params).persist()
             history_days = _history_days(parquet_io_manager, days)
             history = (
                 parquet_io_manager.read_days(LOAD_SHAPES, history_days).unionByName(shapes)

@@ -12,9 +12,9 @@ The same pass computes the three simple ways it is judged against: linear interp
 same interval a week earlier, and the house's typical day scaled to the readings around the gap.
 
 History comes from ``load_shapes``: per house and local day, the energy of each complete
-15-minute slot of the readings that pass the row rules. It is built from raw readings (not from
-cleaned ones, which would make the cleaning depend on itself), so a slot holding a duplicate
-delivery is left out rather than counted twice.
+15-minute slot of the readings that pass the row rules. It is built from every delivery that
+passes them (not from the cleaned readings, which would make the cleaning depend on its own
+choices), so a slot holding a duplicate delivery is left out rather than counted twice.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from energy_assets.calendar_spark import day_start
 from energy_assets.calendar_spark import epoch_seconds as _epoch
-from energy_assets.cleaning.rules import CleaningParams, parsed_values, row_reason
+from energy_assets.cleaning.rules import SET_RULES, CleaningParams
 
 #: Days of a house's history a gap is estimated from.
 HISTORY_DAYS = 28
@@ -56,20 +56,21 @@ def slot_of(timestamp: Column, day: Column, params: CleaningParams) -> Column:
     return F.floor(elapsed / (slot_minutes(params) * 60)).cast("int")
 
 
-def load_shapes(raw: DataFrame, day: Column, params: CleaningParams) -> DataFrame:
+#: Reasons of readings that pass the row rules and are refused as deliveries.
+DELIVERY_REASONS = [r.code for r in SET_RULES]
+
+
+def load_shapes(classified: DataFrame, params: CleaningParams) -> DataFrame:
     """Per house and local day, the energy of each complete slot of readings that pass the row
-    rules (``house_id``, ``day``, ``slot``, ``kwh``)."""
-    parsed = raw.select(
-        "*",
-        day.alias("_shape_day"),
-        *parsed_values(),
-    )
-    valid = parsed.where(row_reason(params).isNull())
+    rules (``house_id``, ``day``, ``slot``, ``kwh``), from ``classify``'s frame: its values are
+    parsed, and its refused deliveries still say they passed the row rules."""
+    reason = F.col("reason")
+    valid = classified.where(reason.isNull() | reason.isin(*DELIVERY_REASONS))
     return (
         valid.groupBy(
             "house_id",
-            F.col("_shape_day").alias("day"),
-            slot_of(F.col("simulated_timestamp"), F.col("_shape_day"), params).alias("slot"),
+            "day",
+            slot_of(F.col("simulated_timestamp"), F.col("day"), params).alias("slot"),
         )
         .agg(F.sum("_consumption_kwh").alias("kwh"), F.count("*").alias("_n"))
         .where(F.col("_n") == intervals_per_slot(params))

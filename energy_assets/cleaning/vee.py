@@ -304,7 +304,9 @@ def estimated(
     kept = classified.where(F.col("reason").isNull()).select(
         "house_id", "day", "simulated_timestamp", F.col("_consumption_kwh").alias("consumption_kwh")
     )
-    filled = missing_intervals(classified, params, WHOLE_DAY_MINUTES)
+    # Computed once: the history's joins and the short gaps read the missing intervals four
+    # times, and each reading would scan the classified readings again.
+    filled = missing_intervals(classified, params, WHOLE_DAY_MINUTES).localCheckpoint()
     within_slot = F.col("_n") * params.interval_minutes < slot_minutes(params)
     short = without_history(filled.where(within_slot))
     long = with_history_estimates(filled.where(~within_slot), kept, history, params)

@@ -126,7 +126,7 @@ def _workload(archive: Path) -> None:
             timezone=settings.climate_preset.timezone,
         )
         classified = classify(raw, params).cache()
-        shapes = load_shapes(raw, F.col(DAY), params).cache()
+        shapes = load_shapes(classified, params).cache()
         clean = cleaned(classified, params, estimated(classified, params, shapes))
         clean.write.partitionBy(DAY).parquet(str(root / "cleaned"))
         rejected(raw, classified).write.parquet(str(root / "rejected"))

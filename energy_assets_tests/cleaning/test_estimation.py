@@ -3,9 +3,7 @@
 import datetime as dt
 
 import pytest
-from pyspark.sql import functions as F
 
-from energy_assets.calendar_spark import local_date
 from energy_assets.cleaning.estimation import load_shapes
 from energy_assets.cleaning.rules import CleaningParams
 from energy_assets.cleaning.vee import classify, cleaned, estimated, gap_estimates
@@ -35,8 +33,7 @@ def day_rows(day: dt.date, kwh_by_hour, house="H1", skip=()):
 def history_of(spark, days):
     """``load_shapes`` of the given (day, kwh_by_hour) pairs."""
     rows = [r for day, shape in days for r in day_rows(day, shape)]
-    raw = spark.createDataFrame(rows, SCHEMA)
-    return load_shapes(raw, local_date(F.col("simulated_timestamp"), P.timezone), P)
+    return load_shapes(classify(spark.createDataFrame(rows, SCHEMA), P), P)
 
 
 def estimates_for(spark, today_rows, history):
@@ -104,7 +101,7 @@ def test_slots_with_a_duplicate_or_a_fault_are_left_out_of_the_history(spark):
     rows = day_rows(TODAY, flat_night)
     rows[3] = (*rows[3][:3], "error", *rows[3][4:])
     rows.append((*rows[5][:2], rows[5][2] + dt.timedelta(minutes=1), *rows[5][3:]))
-    shapes = load_shapes(spark.createDataFrame(rows, SCHEMA), F.lit(TODAY), P)
+    shapes = load_shapes(classify(spark.createDataFrame(rows, SCHEMA), P), P)
     slots = {r["slot"] for r in shapes.collect()}
     assert 3 not in slots and 5 not in slots and len(slots) == 22
 
@@ -122,8 +119,7 @@ def test_at_one_minute_a_gap_within_a_slot_is_interpolated_a_longer_one_from_sim
         ]
 
     past = [r for k in range(1, 7) for r in minutes(TODAY - dt.timedelta(days=k))]
-    raw = spark.createDataFrame(past, SCHEMA)
-    history = load_shapes(raw, local_date(F.col("simulated_timestamp"), params.timezone), params)
+    history = load_shapes(classify(spark.createDataFrame(past, SCHEMA), params), params)
     gaps = (*range(100, 105), *range(600, 630))  # five minutes, and half an hour
     c = classify(spark.createDataFrame(minutes(TODAY, skip=gaps), SCHEMA), params)
     table = gap_estimates(estimated(c, params, history), params).collect()
