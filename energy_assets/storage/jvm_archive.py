@@ -105,15 +105,13 @@ def _workload(archive: Path) -> None:
     from energy_assets.simulation.on_spark import simulate_in_process
     from energy_assets.simulation.settings import SimulationSettings
     from energy_assets.storage.parquet_io import DAY, spark_read_files
-    from energy_assets.storage.spark import NETTY_OPTION, spark_conf, start_session
+    from energy_assets.storage.spark import JAVA_OPTIONS, NETTY_OPTION, spark_conf, start_session
 
     settings = SimulationSettings(houses=12)
     days = [dt.date(2024, 1, 1) + dt.timedelta(days=k) for k in range(7)]
     conf = spark_conf("local[*]", ui=False)
     # Written from scratch: Java 17 cannot layer an archive at exit on another dynamic one.
-    conf["spark.driver.extraJavaOptions"] = (
-        f"{NETTY_OPTION} -XX:ArchiveClassesAtExit={archive} {QUIET}"
-    )
+    conf[JAVA_OPTIONS] = f"{NETTY_OPTION} -XX:ArchiveClassesAtExit={archive} {QUIET}"
     session = start_session(conf)
     with tempfile.TemporaryDirectory(prefix="energy-jvm-archive-") as scratch:
         root = Path(scratch)
