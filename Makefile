@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml
 	@# Spark's classes archived for a warm JVM start (about a minute, once; see jvm_archive.py).
 	@$(VENV)/bin/python -m energy_assets.storage.jvm_archive 2>/dev/null \
 		|| echo "energy_assets: no Spark class archive was written; Spark starts slower."
+	@# Computed Spark frames COPYed from the JVM, where a JDK and PostgreSQL's JDBC driver
+	@# (Debian: libpostgresql-jdbc-java) are; else they go through Arrow (see jvm_copy.py).
+	@$(VENV)/bin/python -m energy_assets.storage.jvm_copy \
+		|| echo "energy_assets: the JVM COPY was not built; loads use Arrow."
 	@touch $@
 
 install: $(VENV)/.installed
@@ -75,14 +79,18 @@ realism: install
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(PY) benchmarks/realism.py
 
-## Every stage at a size you choose, beside its peers; writes benchmarks/RESULTS.md.
-HOUSES ?= 1000
+## Every stage of the small (make run's default), medium (2.9M readings) and large (14.4M)
+## runs beside its peers, or of one size (HOUSES=...); writes benchmarks/RESULTS.md.
 INTERVAL ?= 15
 BENCH_DAYS ?= 2
 BENCH_START ?= 2024-07-01
 bench: doctor
+ifdef HOUSES
 	$(PY) benchmarks/pipeline.py --houses $(HOUSES) --interval $(INTERVAL) --days $(BENCH_DAYS) \
 		--start $(BENCH_START) $(if $(JDBC),--jdbc,)
+else
+	$(PY) benchmarks/pipeline.py --sizes small medium large $(if $(JDBC),--jdbc,)
+endif
 
 test: doctor
 	$(VENV)/bin/pytest -q

@@ -4,7 +4,9 @@
 
 For each size, in the same run against the same server (ENERGY_PG_URL, else the embedded one):
   * the loader from Arrow (COPY streams from this process) and from Spark (COPY from the
-    executors), each including staging, primary key build and the atomic day swap;
+    executors: a Parquet scan's files read by Python workers, or Spark's rows encoded in the
+    JVM when the JVM COPY is built; a computed frame through Arrow and through the JVM), each
+    including staging, primary key build and the atomic day swap;
   * server-side ``COPY ... FROM 'file'`` into a table with its primary key, and into a bare
     table followed by ``ADD PRIMARY KEY``;
   * Spark's JDBC writer (what the original project used), default and batched.
@@ -34,6 +36,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.simplefilter("ignore")
 
+from energy_assets.storage import jvm_copy  # noqa: E402
 from energy_assets.storage import warehouse as wh  # noqa: E402
 from energy_assets.storage.embedded import password_of, superuser_url  # noqa: E402
 from energy_assets.storage.postgres_io import arrow_copy_writer, spark_copy_writer  # noqa: E402
@@ -156,18 +159,37 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
             )
         )
         results.append(("IO manager, from Spark: Parquet scan (executors read, COPY)", secs))
+        if jvm_copy.available(scan):
+            secs = timed_here(
+                lambda: wh.load_days(
+                    url,
+                    target,
+                    schema,
+                    [DAY],
+                    spark_copy_writer(scan, url, schema.names, routes=("jvm",)),
+                )
+            )
+            results.append(("IO manager, from Spark: Parquet scan read by Spark, JVM COPY", secs))
 
         df = spark.read.parquet(str(parquet_dir)).repartition(os.cpu_count() or 2).cache()
         df.count()
         # Warm the Python workers once, as a run's earlier steps have (they are reused).
         df.limit(10).mapInArrow(lambda it: (b.slice(0, 0) for b in it), df.schema).collect()
         target = wh.TableTarget(SCHEMA, "io_spark", "simulated_timestamp", KEY)
-        secs = timed_here(
-            lambda: wh.load_days(
-                url, target, schema, [DAY], spark_copy_writer(df, url, schema.names)
+        routes = [("via Arrow", ("arrow",))]
+        if jvm_copy.available(df):
+            routes.append(("JVM COPY", ("jvm",)))
+        for label, only in routes:
+            secs = timed_here(
+                lambda only=only: wh.load_days(
+                    url,
+                    target,
+                    schema,
+                    [DAY],
+                    spark_copy_writer(df, url, schema.names, routes=only),
+                )
             )
-        )
-        results.append(("IO manager, from Spark: computed frame (via Arrow)", secs))
+            results.append((f"IO manager, from Spark: computed frame ({label})", secs))
 
         ident = sql.Identifier(SCHEMA, "copy_keyed")
         secs = timed_here(
@@ -205,6 +227,7 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
             props = {"user": info.get("user", "postgres"), "driver": "org.postgresql.Driver"}
             if password_of(url):
                 props["password"] = password_of(url)
+            mine = psycopg.connect(url, autocommit=True)
             for label, extra in (
                 ("Spark JDBC writer, default", {}),
                 (
@@ -218,9 +241,11 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
                     lambda o=options, u=jdbc_url: df.write.mode("append").jdbc(
                         u, f"{SCHEMA}.jdbc", properties=o
                     ),
-                    prepare=lambda: fresh(conn, "jdbc", table, key=True),
+                    # Owned by the role the writer connects as (the pipeline's).
+                    prepare=lambda: fresh(mine, "jdbc", table, key=True),
                 )
                 results.append((label, secs))
+            mine.close()
         df.unpersist()
     shutil.rmtree(parquet_dir, ignore_errors=True)
     csv_path.unlink()
@@ -239,8 +264,9 @@ def main() -> int:
     builder = SparkSession.builder
     for k, v in spark_conf("local[*]", ui=False, driver_memory="4g").items():
         builder = builder.config(k, v)
-    if JDBC_JAR.exists():
-        builder = builder.config("spark.jars", str(JDBC_JAR))
+    jars = jvm_copy.spark_jars() or ([str(JDBC_JAR)] if JDBC_JAR.exists() else [])
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     url = url_of_server()

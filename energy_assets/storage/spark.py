@@ -12,6 +12,7 @@ from dagster_pyspark import LazyPySparkResource
 from pydantic import PrivateAttr
 
 from energy_assets.storage.jvm_archive import java_binary, java_options
+from energy_assets.storage.jvm_copy import spark_jars
 
 
 class JavaMissingError(RuntimeError):
@@ -56,7 +57,9 @@ NETTY_OPTION = "-Dio.netty.tryReflectionSetAccessible=true"
 def spark_conf(master: str, ui: bool = True, driver_memory: str = "2g") -> dict[str, str]:
     """The session settings every run uses: UTC, Arrow, shuffle partitions sized to the cores."""
     cores = os.cpu_count() or 2
+    jars = spark_jars()
     return {
+        **({"spark.jars": ",".join(jars)} if jars else {}),
         "spark.master": master,
         "spark.app.name": "energy_assets",
         "spark.sql.session.timeZone": "UTC",
@@ -72,7 +75,8 @@ def spark_conf(master: str, ui: bool = True, driver_memory: str = "2g") -> dict[
         "spark.ui.enabled": "true" if ui else "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": driver_memory,
-        # The class archive (jvm_archive.py), when make install wrote one: a warm start.
+        # The class archive (jvm_archive.py), when make install wrote one: a warm start. The
+        # JVM COPY's jars (jvm_copy.py), when built, ride along in spark.jars above.
         JAVA_OPTIONS: " ".join([NETTY_OPTION, *java_options()]),
         # Python workers run the interpreter of this process (the project's .venv) unless the
         # deployment says otherwise; on a cluster the image provides the same path.

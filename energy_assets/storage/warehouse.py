@@ -211,6 +211,15 @@ def scrub(message: str, url: str) -> str:
 # COPY
 
 
+def copy_statement(table: sql.Composable, columns: Sequence[str], binary: bool) -> sql.Composed:
+    """``COPY table (columns) FROM STDIN`` in binary or CSV format."""
+    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+        table,
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        sql.SQL("binary" if binary else "csv"),
+    )
+
+
 def copy_batches(
     conn: psycopg.Connection,
     table: sql.Composable,
@@ -226,11 +235,7 @@ def copy_batches(
     binary = schema is not None and pgbinary.supported(
         pa.schema([schema.field(c) for c in columns])
     )
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
-        table,
-        sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-        sql.SQL("binary" if binary else "csv"),
-    )
+    statement = copy_statement(table, columns, binary)
     rows = 0
     # A writer thread sends to the server while this one renders the next batch (libpq
     # releases the GIL), so rendering and the network overlap.
