@@ -258,7 +258,7 @@ def run_table(f: RunFigures, title: str) -> list[str]:
     for label, keys in STAGES:
         secs = f.step(*keys)
         rows = f.cleaned if "cleaned" in label or "daily" in label else f.raw
-        shown = per_s(rows, secs) if label in peers or "daily" in label else ""
+        shown = per_s(rows, secs) if label in peers or label.startswith("daily") else ""
         peer, peer_s, peer_rows = peers.get(label, ("", 0.0, 0))
         lines.append(
             f"| {label} | {secs:.1f} | {shown} | {peer} | {f'{peer_s:.1f}' if peer else ''} |"
