@@ -49,7 +49,10 @@ JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 #: The JIT's quick tier only: a small run's queries run once each over little data, and the
 #: optimising compiler's work on them never pays back (it competes for the two cores instead);
 #: a large run keeps it. Measured on the cleaning of a week of 100 houses: see docs/scaling.md.
-QUICK_COMPILER = "-XX:TieredStopAtLevel=1"
+#: With one tier Java reserves only 48 MB for compiled code, which a run's thousands of
+#: generated classes filled (the compiler stopped and tasks failed "Out of space in
+#: CodeCache"); the code cache keeps the tiered default, 240 MB.
+QUICK_COMPILER = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 #: Arrow's memory needs reflective access to Netty's buffers on Java 17.
 NETTY_OPTION = "-Dio.netty.tryReflectionSetAccessible=true"
 

@@ -102,5 +102,28 @@ def test_a_small_run_starts_its_jvm_with_the_quick_compiler_only():
     resource = SparkResource(master="local[2]", ui=False)
     quick = resource.session_config(quick_compiler=True)["spark.driver.extraJavaOptions"]
     usual = resource.session_config()["spark.driver.extraJavaOptions"]
-    assert quick.split() == [*usual.split(), QUICK_COMPILER]
-    assert QUICK_COMPILER == "-XX:TieredStopAtLevel=1"
+    assert quick.split() == [*usual.split(), *QUICK_COMPILER.split()]
+    assert "-XX:TieredStopAtLevel=1" in QUICK_COMPILER.split()
+
+
+def test_the_quick_compiler_keeps_room_for_a_runs_compiled_code():
+    """One tier alone shrinks Java's code cache to 48 MB, which a small run filled."""
+    import subprocess
+
+    from energy_assets.storage.jvm_archive import java_binary
+    from energy_assets.storage.spark import QUICK_COMPILER
+
+    java = java_binary()
+    assert java is not None
+    flags = subprocess.run(
+        [java, *QUICK_COMPILER.split(), "-XX:+PrintFlagsFinal", "-version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    sizes = [
+        line.split("=")[1].split()[0]
+        for line in flags.splitlines()
+        if " ReservedCodeCacheSize " in line
+    ]
+    assert int(sizes[0]) >= 240 * 2**20
