@@ -153,12 +153,20 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
         warm = wh.TableTarget(SCHEMA, "warm_up", "simulated_timestamp", KEY)
         for frame in (scan, scan.limit(1000).repartition(2)):
             wh.load_days(url, warm, schema, [DAY], spark_copy_writer(frame, url, schema.names))
-        secs = timed_here(
-            lambda: wh.load_days(
-                url, target, schema, [DAY], spark_copy_writer(scan, url, schema.names)
+        for label, only in (
+            ("read by this process, COPY streams", ("parquet in process",)),
+            ("executors read, COPY", ("parquet files",)),
+        ):
+            secs = timed_here(
+                lambda only=only: wh.load_days(
+                    url,
+                    target,
+                    schema,
+                    [DAY],
+                    spark_copy_writer(scan, url, schema.names, routes=only),
+                )
             )
-        )
-        results.append(("IO manager, from Spark: Parquet scan (executors read, COPY)", secs))
+            results.append((f"IO manager, from Spark: Parquet scan ({label})", secs))
         if jvm_copy.available(scan):
             secs = timed_here(
                 lambda: wh.load_days(

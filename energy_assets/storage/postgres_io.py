@@ -93,7 +93,12 @@ def parquet_scan_files(df: Any, columns: list[str]) -> list[str] | None:
 
 
 #: The ways a Spark frame's rows reach COPY, in the order they are tried; Arrow always works.
-ROUTES = ("parquet files", "jvm", "arrow")
+ROUTES = ("parquet in process", "parquet files", "jvm", "arrow")
+#: A Parquet scan of at most this many rows is read and COPYed by this process: no Spark job
+#: and no Python worker to start for a small table (at 1M rows, 2 cores: from this process
+#: 1.0 s, by the executors 1.5 s; `benchmarks/warehouse_load.py`). A larger one stays with the
+#: executors, out of this process's memory.
+IN_PROCESS_ROWS = 2_000_000
 
 
 def spark_copy_writer(
@@ -105,15 +110,16 @@ def spark_copy_writer(
 ) -> warehouse.Writer:
     """A writer that COPYs a Spark frame into the staging table from the executors.
 
-    A plain scan of Parquet files is read by the executors from the files, one task a row
-    group. Any other frame is encoded and sent by the executors' JVM when the session carries
+    A plain scan of Parquet files is read from the files: by this process when it is small
+    (:data:`IN_PROCESS_ROWS`), else by the executors, one task a row group. Any other frame is encoded and sent by the executors' JVM when the session carries
     the JVM COPY (:mod:`jvm_copy`) and its column types are the table's; else its rows stream
     from the JVM to Python as Arrow. ``routes`` narrows the choice (the benchmark's peers).
     """
     frame = df.select(*columns)
     frame_schema = spark_arrow_schema(frame)
     arrow_schema = arrow_schema or frame_schema
-    files = parquet_scan_files(df, columns) if "parquet files" in routes else None
+    by_files = {"parquet in process", "parquet files"} & set(routes)
+    files = parquet_scan_files(df, columns) if by_files else None
     in_jvm = (
         files is None
         and "jvm" in routes
@@ -132,6 +138,17 @@ def spark_copy_writer(
                 write.route = "jvm"
                 statement = warehouse.copy_statement(table, columns, binary=True).as_string(conn)
                 return jvm_copy.copy(frame, endpoint, statement)
+        if files is not None:
+            import pyarrow.parquet as pq
+
+            groups = [(f, g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
+            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            if "parquet in process" in routes and (
+                rows <= IN_PROCESS_ROWS or "parquet files" not in routes
+            ):
+                write.route = "parquet in process"
+                whole = pq.read_table(files, columns=columns).cast(wanted)
+                return arrow_copy_writer(whole, url)(table)
         write.route = "parquet files" if files is not None else "arrow"
 
         def copy_partition(batches):
@@ -151,26 +168,23 @@ def spark_copy_writer(
 
             for batch in batches:
                 for task in batch.column("id").to_pylist():
-                    path, group = tasks[task]
+                    path, group = groups[task]
                     part = pq.ParquetFile(path).read_row_group(group, columns=columns)
                     part = part.cast(wanted)
                     yield from copy_partition(part.to_batches(warehouse.COPY_CHUNK_ROWS))
 
         if files is not None:
-            import pyarrow.parquet as pq
-
-            tasks = [(f, g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
-            if not tasks:
+            if not groups:
                 return 0
             # Task numbers from spark.range, one partition each; the row groups travel in the
             # function's closure (no Python stage to build the frame of tasks).
-            numbers = df.sparkSession.range(0, len(tasks), 1, len(tasks))
+            numbers = df.sparkSession.range(0, len(groups), 1, len(groups))
             counts = numbers.mapInArrow(copy_row_groups, "rows long").collect()
         else:
             counts = frame.mapInArrow(copy_partition, "rows long").collect()
         return sum(r["rows"] for r in counts)
 
-    #: How the rows travelled once written: "jvm", "arrow" or "parquet files" (metadata, tests).
+    #: How the rows travelled once written, one of ROUTES (metadata, tests).
     write.route = None
     return write
 

@@ -316,14 +316,16 @@ def test_spark_parquet_scan_is_copied_from_the_files(spark, pg_url, pg_schema, t
     assert parquet_scan_files(df.where("consumption_kwh > 1"), cols) is None
     tgt = target(pg_schema)
     schema = pa.schema([table.schema.field(c) for c in cols])
-    result = wh.load_days(
-        pg_url, tgt, schema, [D1], spark_copy_writer(df.select(*cols), pg_url, cols)
-    )
-    assert result.rows == table.num_rows
-    back = wh.read_arrow(pg_url, tgt).sort_by(
-        [("house_id", "ascending"), ("simulated_timestamp", "ascending")]
-    )
-    assert back.to_pylist() == table.to_pylist()
+    # A small scan is read by this process; a large one (forced here) by the executors.
+    for route in ("parquet in process", "parquet files"):
+        writer = spark_copy_writer(df.select(*cols), pg_url, cols, routes=(route,))
+        assert wh.load_days(pg_url, tgt, schema, [D1], writer).rows == table.num_rows
+        assert writer.route == route
+        back = wh.read_arrow(pg_url, tgt).sort_by(
+            [("house_id", "ascending"), ("simulated_timestamp", "ascending")]
+        )
+        assert back.to_pylist() == table.to_pylist()
+    assert spark_copy_writer(df.select(*cols), pg_url, cols).route is None  # chosen when written
 
 
 def test_a_local_day_partition_spans_its_23_or_25_hours(pg_url, pg_schema):
