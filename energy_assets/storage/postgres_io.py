@@ -108,12 +108,14 @@ def spark_copy_writer(
     arrow_schema: pa.Schema | None = None,
     routes: tuple[str, ...] = ROUTES,
 ) -> warehouse.Writer:
-    """A writer that COPYs a Spark frame into the staging table from the executors.
+    """A writer that COPYs a Spark frame into the staging table, by the first route that fits.
 
     A plain scan of Parquet files is read from the files: by this process when it is small
-    (:data:`IN_PROCESS_ROWS`), else by the executors, one task a row group. Any other frame is encoded and sent by the executors' JVM when the session carries
-    the JVM COPY (:mod:`jvm_copy`) and its column types are the table's; else its rows stream
-    from the JVM to Python as Arrow. ``routes`` narrows the choice (the benchmark's peers).
+    (:data:`IN_PROCESS_ROWS`), else by the executors, one task a row group. Any other frame is
+    encoded and sent by the executors' JVM when the session carries the JVM COPY
+    (:mod:`jvm_copy`) and its column types are the table's; else its rows stream from the JVM
+    to Python workers as Arrow. ``routes`` narrows the choice (the benchmark's peers). The
+    writer's ``route`` says, once it has written, which route it took.
     """
     frame = df.select(*columns)
     frame_schema = spark_arrow_schema(frame)
@@ -126,8 +128,6 @@ def spark_copy_writer(
         and _same_column_types(frame_schema, arrow_schema, columns)
     )
     wanted = pa.schema([arrow_schema.field(c) for c in columns])
-    # The table's types rule: a frame's float column meant for a double precision one is cast.
-    recast = [f.type for f in frame_schema] != [f.type for f in wanted]
 
     def write(table) -> int:
         # Rendered here, on the driver: executors receive a plain string, not a psycopg object.
@@ -138,55 +138,72 @@ def spark_copy_writer(
                 write.route = "jvm"
                 statement = warehouse.copy_statement(table, columns, binary=True).as_string(conn)
                 return jvm_copy.copy(frame, endpoint, statement)
-        if files is not None:
-            import pyarrow.parquet as pq
+        recast = [f.type for f in frame_schema] != [f.type for f in wanted]
+        copier = _batch_copier(url, rendered, wanted, recast)
+        if files is None:
+            write.route = "arrow"
+            return _sum_rows(frame.mapInArrow(copier, "rows long"))
+        import pyarrow.parquet as pq
 
-            groups = [(f, g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
-            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-            if "parquet in process" in routes and (
-                rows <= IN_PROCESS_ROWS or "parquet files" not in routes
-            ):
-                write.route = "parquet in process"
-                whole = pq.read_table(files, columns=columns).cast(wanted)
-                return arrow_copy_writer(whole, url)(table)
-        write.route = "parquet files" if files is not None else "arrow"
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        if "parquet in process" in routes and (
+            rows <= IN_PROCESS_ROWS or "parquet files" not in routes
+        ):
+            write.route = "parquet in process"
+            whole = pq.read_table(files, columns=columns).cast(wanted)
+            return arrow_copy_writer(whole, url)(table)
+        write.route = "parquet files"
+        return _copy_row_groups(df.sparkSession, files, wanted, copier)
 
-        def copy_partition(batches):
-            from psycopg import sql as _sql
-
-            from energy_assets.storage import warehouse as _wh
-
-            if recast:
-                batches = (batch.select(columns).cast(wanted) for batch in batches)
-            with _wh.connect(url) as conn:
-                rows = _wh.copy_batches(conn, _sql.SQL(rendered), columns, batches, arrow_schema)
-                conn.commit()
-            yield pa.RecordBatch.from_pydict({"rows": pa.array([rows], pa.int64())})
-
-        def copy_row_groups(batches):
-            import pyarrow.parquet as pq
-
-            for batch in batches:
-                for task in batch.column("id").to_pylist():
-                    path, group = groups[task]
-                    part = pq.ParquetFile(path).read_row_group(group, columns=columns)
-                    part = part.cast(wanted)
-                    yield from copy_partition(part.to_batches(warehouse.COPY_CHUNK_ROWS))
-
-        if files is not None:
-            if not groups:
-                return 0
-            # Task numbers from spark.range, one partition each; the row groups travel in the
-            # function's closure (no Python stage to build the frame of tasks).
-            numbers = df.sparkSession.range(0, len(groups), 1, len(groups))
-            counts = numbers.mapInArrow(copy_row_groups, "rows long").collect()
-        else:
-            counts = frame.mapInArrow(copy_partition, "rows long").collect()
-        return sum(r["rows"] for r in counts)
-
-    #: How the rows travelled once written, one of ROUTES (metadata, tests).
     write.route = None
     return write
+
+
+def _batch_copier(url: str, rendered: str, wanted: pa.Schema, recast: bool):
+    """The executors' function: COPY a partition's Arrow batches (cast to the table's types
+    where the frame's differ) over one connection, one commit; yield the rows written."""
+    columns = wanted.names
+
+    def copy_partition(batches):
+        from psycopg import sql as _sql
+
+        from energy_assets.storage import warehouse as _wh
+
+        if recast:
+            batches = (batch.select(columns).cast(wanted) for batch in batches)
+        with _wh.connect(url) as conn:
+            rows = _wh.copy_batches(conn, _sql.SQL(rendered), columns, batches, wanted)
+            conn.commit()
+        yield pa.RecordBatch.from_pydict({"rows": pa.array([rows], pa.int64())})
+
+    return copy_partition
+
+
+def _copy_row_groups(spark: Any, files: list[str], wanted: pa.Schema, copier) -> int:
+    """COPY Parquet files from the executors, one task a row group; the rows written."""
+    import pyarrow.parquet as pq
+
+    groups = [(f, g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
+    if not groups:
+        return 0
+
+    def copy_groups(batches):
+        import pyarrow.parquet as pq
+
+        for batch in batches:
+            for task in batch.column("id").to_pylist():
+                path, group = groups[task]
+                part = pq.ParquetFile(path).read_row_group(group, columns=wanted.names)
+                yield from copier(part.cast(wanted).to_batches(warehouse.COPY_CHUNK_ROWS))
+
+    # Task numbers from spark.range, one partition each; the row groups travel in the
+    # function's closure (no Python stage to build the frame of tasks).
+    numbers = spark.range(0, len(groups), 1, len(groups))
+    return _sum_rows(numbers.mapInArrow(copy_groups, "rows long"))
+
+
+def _sum_rows(counts: Any) -> int:
+    return sum(r["rows"] for r in counts.collect())
 
 
 def _same_column_types(frame: pa.Schema, table: pa.Schema, columns: list[str]) -> bool:
