@@ -116,6 +116,16 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
     def timed_here(fn, prepare=None) -> float:
         return timed(fn, prepare, repeats)
 
+    def time_routes(frame, target: wh.TableTarget, routes: list[tuple[str, tuple[str, ...]]]):
+        """Seconds of the IO manager's load of ``frame`` by each route alone."""
+        for label, only in routes:
+
+            def load(only=only) -> None:
+                writer = spark_copy_writer(frame, url, frame.columns, routes=only)
+                wh.load_days(url, target, table.schema, [DAY], writer)
+
+            yield label, timed_here(load)
+
     table = readings(size)
     csv_path = work / f"readings_{size}.csv"
     pacsv.write_csv(table, csv_path, pacsv.WriteOptions(include_header=False))
@@ -153,31 +163,14 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
         warm = wh.TableTarget(SCHEMA, "warm_up", "simulated_timestamp", KEY)
         for frame in (scan, scan.limit(1000).repartition(2)):
             wh.load_days(url, warm, schema, [DAY], spark_copy_writer(frame, url, schema.names))
-        for label, only in (
+        routes = [
             ("read by this process, COPY streams", ("parquet in process",)),
             ("executors read, COPY", ("parquet files",)),
-        ):
-            secs = timed_here(
-                lambda only=only: wh.load_days(
-                    url,
-                    target,
-                    schema,
-                    [DAY],
-                    spark_copy_writer(scan, url, schema.names, routes=only),
-                )
-            )
-            results.append((f"IO manager, from Spark: Parquet scan ({label})", secs))
+        ]
         if jvm_copy.available(scan):
-            secs = timed_here(
-                lambda: wh.load_days(
-                    url,
-                    target,
-                    schema,
-                    [DAY],
-                    spark_copy_writer(scan, url, schema.names, routes=("jvm",)),
-                )
-            )
-            results.append(("IO manager, from Spark: Parquet scan read by Spark, JVM COPY", secs))
+            routes.append(("read by Spark, JVM COPY", ("jvm",)))
+        for label, secs in time_routes(scan, target, routes):
+            results.append((f"IO manager, from Spark: Parquet scan ({label})", secs))
 
         df = spark.read.parquet(str(parquet_dir)).repartition(os.cpu_count() or 2).cache()
         df.count()
@@ -187,16 +180,7 @@ def run(size: int, url: str, spark, work: Path) -> list[tuple[str, float]]:
         routes = [("via Arrow", ("arrow",))]
         if jvm_copy.available(df):
             routes.append(("JVM COPY", ("jvm",)))
-        for label, only in routes:
-            secs = timed_here(
-                lambda only=only: wh.load_days(
-                    url,
-                    target,
-                    schema,
-                    [DAY],
-                    spark_copy_writer(df, url, schema.names, routes=only),
-                )
-            )
+        for label, secs in time_routes(df, target, routes):
             results.append((f"IO manager, from Spark: computed frame ({label})", secs))
 
         ident = sql.Identifier(SCHEMA, "copy_keyed")
