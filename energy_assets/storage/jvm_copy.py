@@ -149,14 +149,26 @@ def endpoint_of(conn: psycopg.Connection) -> Endpoint | None:
     return Endpoint(url, info.user, info.password or None)
 
 
-def available(df: Any) -> bool:
+def _java_class(df: Any, name: str) -> Any | None:
+    """The class ``name`` in the JVM of ``df``'s session; None when its class path lacks it."""
+    from py4j.java_gateway import JavaClass
+
+    found = df.sparkSession._jvm
+    for part in name.split("."):
+        found = getattr(found, part)
+    # py4j names an unknown class a package.
+    return found if isinstance(found, JavaClass) else None
+
+
+def available(df: Any, name: str = CLASS) -> bool:
     """Whether ``df``'s session has the COPY class and every column has a binary encoding."""
     from py4j.protocol import Py4JError
 
     try:
-        return bool(df.sparkSession._jvm.energy_assets.PgBinaryCopy.supports(df._jdf.schema()))
+        copier = _java_class(df, name)
+        return copier is not None and bool(copier.supports(df._jdf.schema()))
     except (Py4JError, AttributeError):
-        return False  # the class is not on this session's class path (or no classic session)
+        return False  # not a classic session (Spark Connect has no JVM to reach)
 
 
 def copy(df: Any, endpoint: Endpoint, statement: str) -> int:
@@ -166,12 +178,10 @@ def copy(df: Any, endpoint: Endpoint, statement: str) -> int:
     """
     from py4j.protocol import Py4JJavaError
 
-    jvm = df.sparkSession._jvm
+    copier = _java_class(df, CLASS)
     try:
         return int(
-            jvm.energy_assets.PgBinaryCopy.copy(
-                df._jdf, endpoint.jdbc_url, endpoint.user, endpoint.password, statement
-            )
+            copier.copy(df._jdf, endpoint.jdbc_url, endpoint.user, endpoint.password, statement)
         )
     except Py4JJavaError as err:
         raise _server_error(err) or err from None

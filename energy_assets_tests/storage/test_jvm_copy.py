@@ -135,3 +135,8 @@ def test_the_endpoint_of_a_connection_names_its_server_without_the_url_text(pg_u
     assert endpoint.jdbc_url.startswith(f"jdbc:postgresql://{host}:{port}/")
     assert endpoint.user == user
     assert "password" not in endpoint.jdbc_url
+
+
+def test_a_session_without_the_class_takes_the_arrow_path(spark):
+    # py4j names an unknown class a package: that is "not available", not an error.
+    assert not jvm_copy.available(spark.range(1), "energy_assets.NoSuchCopy")
