@@ -230,11 +230,7 @@ def build_vee(landed: bool = False):
             classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
             shapes = compute_load_shapes(classified, params).persist()
             history_days = _history_days(parquet_io_manager, days)
-            history = (
-                parquet_io_manager.read_days(LOAD_SHAPES, history_days).unionByName(shapes)
-                if history_days
-                else shapes
-            )
+            history = _history(parquet_io_manager, days, history_days, shapes)
             estimates = estimated(classified, params, history).persist()
             try:
                 yield Output(cleaned(classified, params, estimates), "cleaned_readings")
@@ -268,6 +264,19 @@ def _history_days(store: ParquetIOManager, days: list[dt.date]) -> list[str]:
     run = set(days)
     wanted = {d - dt.timedelta(days=k) for d in days for k in range(1, HISTORY_DAYS + 1)}
     return store.published_days(LOAD_SHAPES, sorted(wanted - run))
+
+
+def _history(
+    store: ParquetIOManager, days: list[dt.date], history_days: list[str], shapes: DataFrame
+) -> DataFrame | None:
+    """The load shapes the run's gaps are estimated from: the published days before the run's
+    and the run's own. None for a single day with no published day before it: it has no day to
+    compare with, and the history's joins would find nothing (interpolation, as without one)."""
+    if not history_days and len(days) == 1:
+        return None
+    if not history_days:
+        return shapes
+    return store.read_days(LOAD_SHAPES, history_days).unionByName(shapes)
 
 
 def _checks(

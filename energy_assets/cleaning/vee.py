@@ -1,6 +1,6 @@
 """Validation, estimation and editing (VEE) of raw readings, as Spark DataFrame expressions.
 
-``classify`` gives every raw row its fate in one pass (two sorts per house-day): a reject
+``classify`` gives every raw row its fate in one pass (one sort per house-day): a reject
 reason, or kept with quality flags. ``estimate_gaps`` adds interpolated readings for short gaps.
 ``cleaned`` and ``rejected`` cut the two outputs. No Python UDF anywhere.
 
@@ -74,9 +74,10 @@ def _raw_text_hash(names: tuple[str, ...]) -> Column:
 def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
     """Every raw row with ``reason`` (null when kept), parsed values and flags.
 
-    Two sorts per house-day, whatever the size: frames only look back (Spark evaluates
-    "unbounded following" frames row by row), and the second window's order is chosen so that
-    the third reuses it.
+    One sort per house-day, whatever the size: every window orders a house-day's rows the same
+    way, and frames only look back or take the whole day (Spark evaluates "unbounded following"
+    frames row by row). The neighbours of the kept readings, which the gap estimates need, are
+    not carried here: :func:`kept_neighbours` finds them over the kept readings alone.
     """
     # Row rules and parsing on the raw text; after this select only numbers and the text's hash
     # go on, so the shuffle and the window operators move no text but the house id.
@@ -95,8 +96,8 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
     kwh = F.col("_consumption_kwh")
     ts = F.col("simulated_timestamp")
 
-    # Sort 1: by house-day, interval, latest delivery first. Duplicates: an earlier row in this
-    # order with the same interval. Identical: the row just before is the same delivery.
+    # The one sort: by house-day, interval, latest delivery first. Duplicates: an earlier row in
+    # this order with the same interval. Identical: the row just before is the same delivery.
     # Deliveries of an interval that share a time of ingestion: the smaller values first, then
     # by the text's hash, so that identical copies lie next to each other.
     tie = [F.desc("ingested_at"), *[F.col(f"_{v}") for v in VALUES], F.col("_text")]
@@ -131,44 +132,30 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
         .withColumnRenamed("_reason", "reason")
     )
 
-    # Stuck meters: runs of one consumption value over the kept readings, numbered in sort 1.
-    # Independent window columns go in one select, so Spark evaluates them in one operator.
+    # Stuck meters: runs of one consumption value over the kept readings. A kept reading's
+    # place in its run is the kept readings since the run's first; a run is stuck once one of
+    # its readings lies ``stuck_run`` places in. The day's stuck runs are gathered over the
+    # whole day in the same order, so no second sort (by run) is needed.
     kept = F.col("reason").isNull()
     prev_kwh = F.last(F.when(kept, kwh), ignorenulls=True).over(before)
-    df = df.select("*", (kept & (prev_kwh.isNull() | (prev_kwh != kwh))).alias("_new_run"))
-    df = df.select("*", F.sum(F.col("_new_run").cast("int")).over(upto).alias("_run"))
-    # Sort 2: by run. Runs number rows in time order, so (run, time) is time order again and the
-    # neighbour windows below reuse this sort.
-    by_run = Window.partitionBy("house_id", "day", "_run").orderBy(ts, *tie)
-    run_len = F.sum(kept.cast("int")).over(
-        by_run.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    df = df.select(
+        "*",
+        (kept & (prev_kwh.isNull() | (prev_kwh != kwh))).alias("_new_run"),
+        F.sum(kept.cast("int")).over(upto).alias("_kept_index"),
     )
-    stuck = kept & ~F.col("_new_run") & (run_len >= params.stuck_run + 1)
+    run_start = F.last(F.when(F.col("_new_run"), F.col("_kept_index")), True).over(upto)
+    df = df.select(
+        *[c for c in df.columns if c != "_kept_index"],
+        F.sum(F.col("_new_run").cast("int")).over(upto).alias("_run"),
+        (F.col("_kept_index") - run_start).alias("_in_run"),
+    )
+    whole_day = by_day.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    in_a_long_run = kept & (F.col("_in_run") >= params.stuck_run)
+    stuck_runs = F.collect_set(F.when(in_a_long_run, F.col("_run"))).over(whole_day)
+    stuck = kept & (F.col("_in_run") >= 1) & F.array_contains(stuck_runs, F.col("_run"))
     df = df.select(
         *[c for c in df.columns if c != "reason"],
         F.when(stuck, F.lit("stuck_meter")).otherwise(F.col("reason")).alias("reason"),
-    )
-
-    # Neighbours among the readings finally kept, for gap estimation.
-    in_time = Window.partitionBy("house_id", "day").orderBy("_run", ts, *tie)
-    kept = F.col("reason").isNull()
-    previous = in_time.rowsBetween(Window.unboundedPreceding, -1)
-    whole_day = in_time.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    # The previous kept reading as one struct in one window function, not four: each function
-    # costs per row (a third of this operator's time), whatever it carries.
-    reading = F.struct(ts.alias("ts"), *[F.col(f"_{v}").alias(v) for v in VALUES])
-    # A kept reading's interval is its own (duplicates are refused): the last kept interval of
-    # the day marks the last kept reading.
-    last_kept_ts = F.last(F.when(kept, ts), True).over(whole_day)
-    df = df.select(
-        "*",
-        F.last(F.when(kept, reading), True).over(previous).alias("_prev"),
-        (kept & (last_kept_ts == ts)).alias("_last_kept"),
-    )
-    df = df.select(
-        *[c for c in df.columns if c != "_prev"],
-        F.col("_prev.ts").alias("_prevsimulated_timestamp"),
-        *[F.col(f"_prev.{v}").alias(f"_prev_{v}") for v in VALUES],
     )
     late = (_epoch(F.col("ingested_at")) - _epoch(ts)) > (
         (params.interval_minutes + params.late_after_minutes) * 60
@@ -187,11 +174,29 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
         *[f"_{v}" for v in VALUES],
         "reason",
         flags.alias("quality_flags"),
-        "_prevsimulated_timestamp",
-        *[f"_prev_{v}" for v in VALUES],
-        "_last_kept",
         "_file",
         "_row",
+    )
+
+
+def kept_neighbours(classified: DataFrame) -> DataFrame:
+    """The kept readings, each with the kept reading before it (``_prev...``) and whether it is
+    the day's last kept one (``_last_kept``).
+
+    Only the kept readings' time and values go through this window: a kept reading's interval
+    is its own (duplicates are refused), so time orders them, and the classified rows already
+    lie in that order by house-day, so Spark neither shuffles nor sorts them again.
+    """
+    ts = F.col("simulated_timestamp")
+    in_time = Window.partitionBy("house_id", "day").orderBy(ts)
+    kept = classified.where(F.col("reason").isNull()).select(
+        "house_id", "day", ts, *[f"_{v}" for v in VALUES]
+    )
+    return kept.select(
+        "*",
+        F.lag(ts).over(in_time).alias("_prevsimulated_timestamp"),
+        *[F.lag(f"_{v}").over(in_time).alias(f"_prev_{v}") for v in VALUES],
+        F.lead(ts).over(in_time).isNull().alias("_last_kept"),
     )
 
 
@@ -208,7 +213,7 @@ def missing_intervals(
     value is carried); ``_edge_minutes`` is how far the interval lies from a measured neighbour.
     """
     step = params.interval_minutes * 60
-    kept = classified.where(F.col("reason").isNull())
+    kept = kept_neighbours(classified)
     ts = _epoch(F.col("simulated_timestamp"))
     start = day_start(F.col("day"), params.timezone)
     end = day_end(F.col("day"), params.timezone)
