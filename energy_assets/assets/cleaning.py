@@ -1,6 +1,7 @@
 """Cleaning assets: one Spark job (VEE) splits raw readings into cleaned and rejected."""
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dagster import (
@@ -279,6 +280,20 @@ def _history(
     return store.read_days(LOAD_SHAPES, history_days).unionByName(shapes)
 
 
+def _measure(clean: DataFrame, rej: DataFrame, params: CleaningParams):
+    """What the checks judge, read from the written days: counts per house-day, rejections per
+    day and reason, pandera's errors. The three are independent Spark queries and run at once:
+    on a small run each is mostly waiting (planning, scheduling, a dozen small jobs), which
+    overlaps; on a large one they share the cores."""
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cleaning-checks") as pool:
+        counts = pool.submit(lambda: house_day_counts(clean, params.timezone).toPandas())
+        reasons = pool.submit(
+            lambda: rej.groupBy(DAY, "reason").agg(F.count("*").alias("n")).collect()
+        )
+        errors = pool.submit(schema_errors, clean.drop(DAY), params)
+        return counts.result(), reasons.result(), errors.result()
+
+
 def _checks(
     context,
     store: ParquetIOManager,
@@ -291,10 +306,9 @@ def _checks(
     the rejection rate only where a model of the faults predicts it."""
     clean = store.read_days(AssetKey("cleaned_readings"), days)
     rej = store.read_days(AssetKey("rejected_readings"), days)
-    house_days = house_day_counts(clean, params.timezone).toPandas()
+    house_days, rej_by_reason, errors = _measure(clean, rej, params)
     house_days[DAY] = house_days[DAY].astype(str)
     from_raw = (house_days["n"] - house_days["est"]).groupby(house_days[DAY]).sum().to_dict()
-    rej_by_reason = rej.groupBy(DAY, "reason").agg(F.count("*").alias("n")).collect()
     rej_by_day: dict[str, int] = {}
     reasons: dict[str, int] = {}
     for r in rej_by_reason:
@@ -325,7 +339,6 @@ def _checks(
         {d: _unique(int(repeated.get(d, 0))) for d in names},
         {"sample": MetadataValue.json(sample)},
     )
-    errors = schema_errors(clean.drop(DAY), params)
     schema = Verdict(
         not errors,
         "types, nulls and ranges as the schema says"
