@@ -273,11 +273,9 @@ def _history(
     """The load shapes the run's gaps are estimated from: the published days before the run's
     and the run's own. None for a single day with no published day before it: it has no day to
     compare with, and the history's joins would find nothing (interpolation, as without one)."""
-    if not history_days and len(days) == 1:
-        return None
-    if not history_days:
-        return shapes
-    return store.read_days(LOAD_SHAPES, history_days).unionByName(shapes)
+    if history_days:
+        return store.read_days(LOAD_SHAPES, history_days).unionByName(shapes)
+    return shapes if len(days) > 1 else None
 
 
 def _measure(clean: DataFrame, rej: DataFrame, params: CleaningParams):
