@@ -9,7 +9,7 @@ START ?= 2024-01-01
 DAYS ?= 7
 END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 
-.PHONY: install run land checks dev defs dashboard bench realism test lint stop clean doctor dagster-home
+.PHONY: install run land checks dev defs dashboard bench realism test lint serve stop clean doctor dagster-home
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'energy_assets needs Python 3.11 or newer.')"
@@ -98,8 +98,13 @@ test: doctor
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-## Stop the embedded PostgreSQL server.
+## A warm Spark driver JVM that later runs attach to, one at a time (spark_server.py).
+serve: doctor
+	@$(PY) -m energy_assets.storage.spark_server start
+
+## Stop the embedded PostgreSQL server and the Spark server.
 stop:
+	@if [ -x $(PY) ]; then $(PY) -W ignore -m energy_assets.storage.spark_server stop; fi
 	@if [ -x $(PY) ]; then $(PY) -W ignore -m energy_assets.storage.embedded stop; fi
 
 clean: stop

@@ -60,7 +60,9 @@ class SimulationResource(ConfigurableResource):
 
 def build_resources(settings: Settings) -> dict[str, object]:
     """The resources of a deployment described by ``settings``."""
-    spark = SparkResource(master=settings.spark_master, ui=settings.spark_ui)
+    spark = SparkResource(
+        master=settings.spark_master, ui=settings.spark_ui, server_home=str(settings.home)
+    )
     postgres = PostgresResource(
         url=EnvVar(PG_URL_VAR) if settings.pg_url else None,
         home=str(settings.home),

@@ -93,8 +93,20 @@ def write_archive() -> Path | None:
 
 
 def _workload(archive: Path) -> None:
+    """:func:`small_run` in a session whose JVM archives its classes when it exits."""
+    from energy_assets.storage.spark import JAVA_OPTIONS, NETTY_OPTION, spark_conf, start_session
+
+    conf = spark_conf("local[*]", ui=False)
+    # Written from scratch: Java 17 cannot layer an archive at exit on another dynamic one.
+    conf[JAVA_OPTIONS] = f"{NETTY_OPTION} -XX:ArchiveClassesAtExit={archive} {QUIET}"
+    session = start_session(conf)
+    small_run(session)
+    session.stop()
+
+
+def small_run(session) -> None:
     """A run's Spark work in small: read Parquet, clean with gap estimates from a history,
-    aggregate, write Parquet, bring a result to pandas; the JVM archives its classes at exit."""
+    aggregate, write Parquet, bring a result to pandas."""
     from pyspark.sql import functions as F
 
     from energy_assets.analytics.daily import daily_aggregates
@@ -105,14 +117,9 @@ def _workload(archive: Path) -> None:
     from energy_assets.simulation.on_spark import simulate_in_process
     from energy_assets.simulation.settings import SimulationSettings
     from energy_assets.storage.parquet_io import DAY, spark_read_files
-    from energy_assets.storage.spark import JAVA_OPTIONS, NETTY_OPTION, spark_conf, start_session
 
     settings = SimulationSettings(houses=12)
     days = [dt.date(2024, 1, 1) + dt.timedelta(days=k) for k in range(7)]
-    conf = spark_conf("local[*]", ui=False)
-    # Written from scratch: Java 17 cannot layer an archive at exit on another dynamic one.
-    conf[JAVA_OPTIONS] = f"{NETTY_OPTION} -XX:ArchiveClassesAtExit={archive} {QUIET}"
-    session = start_session(conf)
     with tempfile.TemporaryDirectory(prefix="energy-jvm-archive-") as scratch:
         root = Path(scratch)
         simulate_in_process(make_houses(settings), days, settings, root / "raw", root / "truth")
@@ -135,7 +142,6 @@ def _workload(archive: Path) -> None:
             params.timezone,
         )
         daily.groupBy(DAY).agg(F.sum("total_kwh")).toPandas()
-    session.stop()
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from dagster_pyspark import LazyPySparkResource
 from pydantic import PrivateAttr
 
+from energy_assets.storage import spark_server
 from energy_assets.storage.jvm_archive import java_binary, java_options
 from energy_assets.storage.jvm_copy import spark_jars
 
@@ -159,6 +161,8 @@ class SparkResource(LazyPySparkResource):
     ui: bool = True
     driver_memory: str = "2g"
     spark_config: dict[str, Any] = {}
+    #: ``ENERGY_HOME`` of a Spark server to attach to when it runs and is free (spark_server.py).
+    server_home: str | None = None
 
     _starting: threading.Thread | None = PrivateAttr(default=None)
 
@@ -171,7 +175,11 @@ class SparkResource(LazyPySparkResource):
 
     def _init_session(self, quick_compiler: bool = False) -> None:
         if self._spark_session is None:
-            self._spark_session = start_session(self.session_config(quick_compiler))
+            config = self.session_config()
+            # The server's warm JVM when it is free; else a JVM of our own, compiled for the run.
+            if not (self.server_home and spark_server.attach(Path(self.server_home), config)):
+                config = self.session_config(quick_compiler)
+            self._spark_session = start_session(config)
 
     def start_in_background(self, quick_compiler: bool = False) -> None:
         """Start the session in a thread, so that the JVM starts while the caller works; for a

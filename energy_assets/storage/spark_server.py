@@ -1,0 +1,291 @@
+"""A Spark driver JVM that outlives a run, as the embedded PostgreSQL server does.
+
+A small run (``make run``: 67k readings) spent most of its minute starting a JVM and warming
+it: every query's first run in a JVM pays class loading, Janino's compilation of the generated
+code and the JIT, and the same cleaning queries took 27.5 s in a new JVM against 9 s in one that
+had run them before. ``python -m energy_assets.storage.spark_server start`` (``make run`` calls
+it) starts a driver JVM under ``ENERGY_HOME``, warms it with a small run of the cleaning and
+the aggregates, and keeps it; a Dagster run's Spark resource then attaches to it through
+PySpark's gateway (``PYSPARK_GATEWAY_PORT``) instead of starting its own, makes its own
+``SparkContext`` in it and stops that context when the run's process exits. The compiled code
+and the generated classes stay in the JVM for the next run.
+
+One run at a time: a run holds an exclusive lock on the server while it is attached; a run that
+finds the lock taken, or the server started with other JVM settings (master, driver memory,
+jars, JVM options), starts a JVM of its own as before. A run killed before it stopped its
+context leaves it active; the next run to take the lock stops it first. The gateway listens on
+127.0.0.1 and needs the secret in the state file, which only the owner can read.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+MODULE = "energy_assets.storage.spark_server"
+STATE_FILE = "spark-server.json"
+LOCK_FILE = "spark-server.lock"
+LOG_FILE = "spark-server.log"
+#: Settings a JVM takes when it starts; a session that asks for other values needs its own.
+JVM_SETTINGS = (
+    "spark.master",
+    "spark.driver.memory",
+    "spark.jars",
+    "spark.driver.extraJavaOptions",
+)
+#: How long ``start`` waits for the server to start and warm up.
+START_TIMEOUT_S = 300
+
+#: The lock this process holds on a server while attached (one per process: one JVM).
+_attached: dict[str, Any] = {}
+
+
+class SparkServerError(RuntimeError):
+    """The Spark server did not start."""
+
+
+def jvm_key(config: dict[str, str]) -> str:
+    """The JVM-level part of a session's settings, as one comparable string."""
+    return json.dumps({k: config.get(k, "") for k in JVM_SETTINGS}, sort_keys=True)
+
+
+def _state_path(home: Path) -> Path:
+    return Path(home) / STATE_FILE
+
+
+def read_state(home: Path) -> dict | None:
+    """The running server's state (pid, port, secret, key), or None when none is running."""
+    try:
+        state = json.loads(_state_path(home).read_text())
+        os.kill(state["pid"], 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return state
+
+
+def _write_state(home: Path, state: dict) -> None:
+    # Owner-only: the secret is what stands between another local user and the driver.
+    path = _state_path(home)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(state, out)
+    partial.replace(path)
+
+
+def _take_lock(home: Path) -> int | None:
+    """The server's lock, taken without waiting; its descriptor, or None when it is held."""
+    fd = os.open(Path(home) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _connect(state: dict):
+    """A py4j gateway to the server's JVM."""
+    from pyspark.java_gateway import launch_gateway
+
+    saved = {k: os.environ.get(k) for k in ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")}
+    os.environ["PYSPARK_GATEWAY_PORT"] = str(state["port"])
+    os.environ["PYSPARK_GATEWAY_SECRET"] = state["secret"]
+    try:
+        return launch_gateway()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _stop_leftover_context(gateway) -> None:
+    # A run killed before its exit handlers ran leaves its context active, and a JVM holds one.
+    # (SparkContext.getActive is Spark's private; a context PySpark made has a default session.)
+    left = gateway.jvm.org.apache.spark.sql.SparkSession.getDefaultSession()
+    if left.isDefined():
+        left.get().sparkContext().stop()
+
+
+def _stop_context() -> None:
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        with contextlib.suppress(Exception):
+            SparkContext._active_spark_context.stop()
+
+
+def attach(home: Path, config: dict[str, str], warming: bool = False) -> bool:
+    """Point this process's PySpark at the server under ``home`` when one runs with
+    ``config``'s JVM settings and no other run holds it; False (start a JVM of its own) else."""
+    from pyspark import SparkContext
+
+    if _attached or SparkContext._gateway is not None:
+        return bool(_attached)
+    state = read_state(home)
+    if state is None or not (state.get("ready") or warming) or state.get("key") != jvm_key(config):
+        return False
+    lock = _take_lock(home)
+    if lock is None:
+        return False
+    try:
+        gateway = _connect(state)
+        _stop_leftover_context(gateway)
+    except Exception:  # the server went away between the check and the connection
+        os.close(lock)
+        return False
+    with SparkContext._lock:
+        SparkContext._gateway = gateway
+        SparkContext._jvm = gateway.jvm
+    _attached.update(lock=lock, home=str(home))
+    # The context is this process's; the JVM is the server's and stays.
+    atexit.register(_stop_context)
+    return True
+
+
+def is_attached() -> bool:
+    """Whether this process's Spark runs in the server's JVM."""
+    return bool(_attached)
+
+
+def _warm_up(home: Path, config: dict[str, str]) -> None:
+    """Run a small cleaning and aggregation in the server's JVM, then stop its context."""
+    from energy_assets.storage.jvm_archive import small_run
+    from energy_assets.storage.spark import start_session
+
+    if not attach(home, config, warming=True):
+        raise SparkServerError("The warm-up could not attach to the Spark server it started.")
+    session = start_session({**config, "spark.ui.enabled": "false"})
+    small_run(session)
+    session.stop()
+
+
+def _serve(home: Path, config: dict[str, str]) -> None:
+    """Start the driver JVM, warm it, write the state file and keep the JVM until SIGTERM."""
+    from pyspark import SparkConf
+    from pyspark.java_gateway import launch_gateway
+
+    conf = SparkConf(loadDefaults=False)
+    conf.setAll(list(config.items()))
+    gateway = launch_gateway(conf)
+    params = getattr(gateway, "java_parameters", None) or gateway.gateway_parameters
+    state = {
+        "pid": os.getpid(),
+        "jvm_pid": gateway.proc.pid,
+        "port": params.port,
+        "secret": params.auth_token,
+        "key": jvm_key(config),
+        "ready": False,
+    }
+    _write_state(home, state)
+    # The warm-up attaches like a run does, from another process.
+    # A failed warm-up leaves a cold JVM, still a working one; the log says why.
+    warmed = subprocess.run([sys.executable, "-m", MODULE, "warm", str(home)])
+    _write_state(home, {**state, "ready": True, "warm": warmed.returncode == 0})
+
+    def shut_down(*_: object) -> None:
+        _state_path(home).unlink(missing_ok=True)
+        gateway.proc.stdin.close()  # the gateway's JVM exits when its stdin closes
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            gateway.proc.wait(timeout=30)
+        gateway.proc.kill()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    gateway.proc.wait()  # the JVM died on its own: say so by removing the state
+    _state_path(home).unlink(missing_ok=True)
+
+
+def server_config() -> dict[str, str]:
+    """The settings a run's Spark resource starts a session with (the environment's)."""
+    from energy_assets.resources import build_resources
+    from energy_assets.settings import load_settings
+
+    return build_resources(load_settings())["spark"].session_config()
+
+
+def start(home: Path) -> tuple[bool, float]:
+    """Start the server under ``home`` unless one with these settings runs; (started, seconds)."""
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    config = server_config()
+    state = read_state(home)
+    if state is not None and state.get("key") == jvm_key(config):
+        return False, 0.0
+    if state is not None:
+        stop(home)  # started with other settings: runs would not use it
+    begin = time.monotonic()
+    with open(home / LOG_FILE, "ab") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", MODULE, "serve", str(home)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # outlives make's process group
+        )
+    deadline = begin + START_TIMEOUT_S
+    while time.monotonic() < deadline and server.poll() is None:
+        state = read_state(home)
+        if state is not None and state.get("ready"):
+            return True, time.monotonic() - begin
+        time.sleep(0.2)
+    raise SparkServerError(
+        f"The Spark server did not start within {START_TIMEOUT_S} s (see {home / LOG_FILE})."
+        if server.poll() is None
+        else f"The Spark server exited as it started (see {home / LOG_FILE})."
+    )
+
+
+def stop(home: Path) -> bool:
+    """Stop the server under ``home``; whether one was running."""
+    state = read_state(Path(home))
+    if state is None:
+        return False
+    os.kill(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while read_state(Path(home)) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return True
+
+
+def main(argv: list[str]) -> int:
+    """``start`` / ``stop`` [home] for make; ``serve`` and ``warm`` are the server's own."""
+    from energy_assets.settings import load_settings
+
+    command = argv[0] if argv else "start"
+    home = Path(argv[1]) if len(argv) > 1 else load_settings().home
+    if command == "serve":
+        _serve(home, server_config())
+    elif command == "warm":
+        _warm_up(home, server_config())
+    elif command == "start":
+        try:
+            started, seconds = start(home)
+        except SparkServerError as err:
+            print(f"energy_assets: {err}", file=sys.stderr)
+            return 1
+        if started:
+            print(f"Spark server started and warmed up in {seconds:.1f} s.")
+    elif command == "stop":
+        if stop(home):
+            print("Spark server stopped.")
+    else:
+        print(f"usage: {MODULE} start|stop [home]", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
