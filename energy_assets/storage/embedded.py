@@ -27,6 +27,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import fasteners
 
+from energy_assets.storage.folders import write_private
+
 #: Settings for a warehouse that is bulk-loaded by COPY and rebuilt from Parquet if lost:
 #: fewer checkpoints, big maintenance memory for building primary keys, no WAL for tables
 #: created in the loading transaction (wal_level=minimal), asynchronous commit.
@@ -120,11 +122,8 @@ def password_of(url: str) -> str | None:
 
 def _write_passfile(home: Path, passwords: dict[str, str]) -> None:
     """Write the roles' passwords as a libpq password file that only the owner can read."""
-    path = _passfile(home)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.writelines(f"127.0.0.1:*:*:{user}:{pw}\n" for user, pw in passwords.items())
-    os.chmod(path, 0o600)
+    lines = (f"127.0.0.1:*:*:{user}:{pw}\n" for user, pw in passwords.items())
+    write_private(_passfile(home), "".join(lines))
 
 
 def _read_state(home: Path) -> dict | None:

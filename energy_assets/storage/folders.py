@@ -65,6 +65,16 @@ class FileLock:
         self.close()
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` whole and readable by its owner alone: a new file renamed over the old,
+    so a reader never sees it half written and an old file's wider mode is not kept."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(partial, path)
+
+
 @contextlib.contextmanager
 def staging_folder(parent: Path, prefix: str = ".staging-") -> Iterator[Path]:
     """A fresh folder under ``parent`` owned by this writer until the block ends, then removed."""

@@ -3,8 +3,8 @@
 A small run (``make run``: 67k readings) spent most of its minute starting a JVM and warming
 it: every query's first run in a JVM pays class loading, Janino's compilation of the generated
 code and the JIT, and the same cleaning queries took 27.5 s in a new JVM against 9 s in one that
-had run them before. ``python -m energy_assets.storage.spark_server start`` (``make run`` calls
-it) starts a driver JVM under ``ENERGY_HOME``, warms it with a small run of the cleaning and
+had run them before. ``python -m energy_assets.storage.spark_server start`` (``make serve``, an
+opt-in) starts a driver JVM under ``ENERGY_HOME``, warms it with a small run of the cleaning and
 the aggregates, and keeps it; a Dagster run's Spark resource then attaches to it through
 PySpark's gateway (``PYSPARK_GATEWAY_PORT``) instead of starting its own, makes its own
 ``SparkContext`` in it and stops that context when the run's process exits. The compiled code
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -30,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from energy_assets.storage.folders import FileLock, write_private
 
 MODULE = "energy_assets.storage.spark_server"
 STATE_FILE = "spark-server.json"
@@ -74,23 +75,16 @@ def read_state(home: Path) -> dict | None:
 
 def _write_state(home: Path, state: dict) -> None:
     # Owner-only: the secret is what stands between another local user and the driver.
-    path = _state_path(home)
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(state, out)
-    partial.replace(path)
+    write_private(_state_path(home), json.dumps(state))
 
 
-def _take_lock(home: Path) -> int | None:
-    """The server's lock, taken without waiting; its descriptor, or None when it is held."""
-    fd = os.open(Path(home) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+def _take_lock(home: Path) -> FileLock | None:
+    """The server's lock, taken without waiting; None when another run holds it."""
+    lock = FileLock(Path(home) / LOCK_FILE)
+    if lock.acquire(blocking=False):
+        return lock
+    lock.close()
+    return None
 
 
 def _connect(state: dict):
@@ -143,7 +137,7 @@ def attach(home: Path, config: dict[str, str], warming: bool = False) -> bool:
         gateway = _connect(state)
         _stop_leftover_context(gateway)
     except Exception:  # the server went away between the check and the connection
-        os.close(lock)
+        lock.close()
         return False
     with SparkContext._lock:
         SparkContext._gateway = gateway
@@ -197,9 +191,10 @@ def _serve(home: Path, config: dict[str, str]) -> None:
     def shut_down(*_: object) -> None:
         _state_path(home).unlink(missing_ok=True)
         gateway.proc.stdin.close()  # the gateway's JVM exits when its stdin closes
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        try:
             gateway.proc.wait(timeout=30)
-        gateway.proc.kill()
+        except subprocess.TimeoutExpired:
+            gateway.proc.kill()
         os._exit(0)
 
     signal.signal(signal.SIGTERM, shut_down)

@@ -64,7 +64,7 @@ def test_a_run_finding_the_server_busy_starts_its_own_jvm(server):
     try:
         busy = _run(server)
     finally:
-        os.close(held)
+        held.close()
     free = _run(server)
     assert busy["attached"] == "False" and free["attached"] == "True"
     assert busy["jvm"] != free["jvm"]
