@@ -62,7 +62,7 @@ class RawSchemaError(ValueError):
 
 class CleaningConfig(Config):
     """How the cleaning estimates: without enough history, gaps up to this many minutes are
-    interpolated (with it, gaps of any length are estimated from the house's similar days)."""
+    interpolated (with it, gaps of any length are estimated from the house's analogues)."""
 
     max_gap_minutes: int = 60
 

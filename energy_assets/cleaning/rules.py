@@ -187,7 +187,7 @@ FLAGS: list[Rule] = [
     Rule("late_delivery", "delivered over an hour after its interval ended", "flag"),
     Rule(
         "estimated",
-        "filled where no reading was kept: from the house's similar days, or by interpolation "
+        "filled where no reading was kept: from the house's analogues, or by interpolation "
         "across a gap no longer than the maximum (gap_estimates names the method)",
         "flag",
     ),

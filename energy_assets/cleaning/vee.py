@@ -22,6 +22,7 @@ from energy_assets.calendar import local_day
 from energy_assets.calendar_spark import day_end, day_start, local_date
 from energy_assets.calendar_spark import epoch_seconds as _epoch
 from energy_assets.cleaning.estimation import (
+    LONGEST_DAY_MINUTES,
     chosen_estimate,
     slot_minutes,
     with_history_estimates,
@@ -200,17 +201,13 @@ def kept_neighbours(classified: DataFrame) -> DataFrame:
     )
 
 
-#: With history, a gap of any length may be estimated: the longest local day.
-WHOLE_DAY_MINUTES = 25 * 60
-
-
 def missing_intervals(
     classified: DataFrame, params: CleaningParams, longest_minutes: int
 ) -> DataFrame:
     """One row a missing interval of gaps up to ``longest_minutes``, with its linear estimate.
 
     Values are interpolated between the gap's measured neighbours (at a day's edge the nearest
-    value is carried); ``_edge_minutes`` is how far the interval lies from a measured neighbour.
+    value is carried).
     """
     step = params.interval_minutes * 60
     kept = kept_neighbours(classified)
@@ -230,10 +227,9 @@ def missing_intervals(
         missing: Column,
         a: dict[str, Column],
         b: dict[str, Column],
-        measured: tuple[Column, Column],
     ) -> Column:
-        """A gap of ``missing`` intervals after ``start``, from values ``a`` to values ``b``,
-        with whether each side is a measured reading; null when it is no gap to fill."""
+        """A gap of ``missing`` intervals after ``start``, from values ``a`` to values ``b``;
+        null when it is no gap to fill."""
         return F.when(
             fits(missing),
             F.struct(
@@ -241,8 +237,6 @@ def missing_intervals(
                 missing.cast("int").alias("_n"),
                 *[a[v].alias(f"_a_{v}") for v in VALUES],
                 *[b[v].alias(f"_b_{v}") for v in VALUES],
-                measured[0].alias("_a_measured"),
-                measured[1].alias("_b_measured"),
             ),
         )
 
@@ -257,11 +251,10 @@ def missing_intervals(
         before_missing,
         before_values,
         here,
-        (has_previous, F.lit(True)),
     )
     # After the day's last kept reading: to the end of the day, carrying its value on.
     after_missing = F.when(F.col("_last_kept"), (end - ts) / step - 1).otherwise(F.lit(0.0))
-    after = gap(ts, after_missing, here, here, (F.lit(True), F.lit(False)))
+    after = gap(ts, after_missing, here, here)
     # One pass over the kept readings (not one a kind of gap): the few next to a gap give it.
     gaps = (
         kept.where(fits(before_missing) | fits(after_missing))
@@ -273,10 +266,6 @@ def missing_intervals(
     filled = gaps.select("*", k)
     frac = F.col("_k") / (F.col("_n") + 1)
     linear = {v: F.col(f"_a_{v}") + (F.col(f"_b_{v}") - F.col(f"_a_{v}")) * frac for v in VALUES}
-    edge = F.least(
-        F.when(F.col("_a_measured"), F.col("_k")),
-        F.when(F.col("_b_measured"), F.col("_n") + 1 - F.col("_k")),
-    )
     return filled.select(
         "house_id",
         "day",
@@ -288,7 +277,6 @@ def missing_intervals(
         linear["consumption_kwh"].alias("linear_kwh"),
         linear["temperature"].alias("temperature"),
         linear["voltage"].alias("voltage"),
-        (edge * params.interval_minutes).cast("double").alias("_edge_minutes"),
     )
 
 
@@ -299,7 +287,7 @@ def estimated(
 
     Without ``history`` (``load_shapes`` of the days before) gaps up to ``max_gap_minutes`` are
     interpolated; with it, gaps of a history slot or longer are estimated from the house's
-    similar days (:mod:`energy_assets.cleaning.estimation`), still by interpolation where the
+    analogues (:mod:`energy_assets.cleaning.estimation`), still by interpolation where the
     house has too little history. A gap shorter than a slot (minutes at 1-minute readings, most
     of them a single refused reading) is interpolated: the history cannot see inside a slot.
     """
@@ -311,7 +299,7 @@ def estimated(
     )
     # Computed once: the history's joins and the short gaps read the missing intervals four
     # times, and each reading would scan the classified readings again.
-    filled = missing_intervals(classified, params, WHOLE_DAY_MINUTES).localCheckpoint()
+    filled = missing_intervals(classified, params, LONGEST_DAY_MINUTES).localCheckpoint()
     within_slot = F.col("_n") * params.interval_minutes < slot_minutes(params)
     short = without_history(filled.where(within_slot))
     long = with_history_estimates(filled.where(~within_slot), kept, history, params)
@@ -328,7 +316,7 @@ GAP_ESTIMATE_COLUMNS = (
     "linear_kwh",
     "week_earlier_kwh",
     "profile_scaled_kwh",
-    "similar_days_kwh",
+    "analog_kwh",
     "history_days",
     "day",
 )

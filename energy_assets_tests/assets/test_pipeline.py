@@ -38,7 +38,7 @@ def test_every_error_check_passes_and_scores_meet_the_floors(week):
     assert score["estimated_scored"].value > 0
     # From the sixth day a house has history enough: its gaps are estimated from similar days,
     # scored beside the simple ways by gap length.
-    assert score["estimated_scored/similar_days"].value > 0
+    assert score["estimated_scored/analog"].value > 0
     assert "| <= 1 h |" in score["estimate_mae_by_gap_length"].value
 
 

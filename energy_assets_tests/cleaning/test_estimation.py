@@ -1,4 +1,4 @@
-"""Gap estimates from a house's similar days, on small hand-made days of hourly readings."""
+"""Gap estimates from a house's analogues, on small hand-made days of hourly readings."""
 
 import datetime as dt
 
@@ -51,7 +51,7 @@ def test_a_gap_in_a_flat_night_is_estimated_flat(spark):
         spark, day_rows(TODAY, flat_night, skip=range(1, 6)), history_of(spark, past)
     )
     assert sorted(got) == [1, 2, 3, 4, 5]  # a five-hour gap, beyond interpolation's hour
-    assert {r["method"] for r in got.values()} == {"similar_days"}
+    assert {r["method"] for r in got.values()} == {"analog"}
     assert all(r["estimate_kwh"] == pytest.approx(0.1, abs=2e-4) for r in got.values())
     assert all(r["history_days"] == 10 for r in got.values())
 
@@ -68,15 +68,30 @@ def test_the_days_alike_around_the_gap_make_the_estimate(spark):
     ]
     today = day_rows(TODAY, evening_in, skip=(18, 19, 20))
     got = estimates_for(spark, today, history_of(spark, past))
-    # The middle hour, two edges from a measured neighbour, is nearly the similar days' value.
-    assert got[19]["method"] == "similar_days"
-    assert got[19]["similar_days_kwh"] == pytest.approx(1.0, abs=2e-4)
+    # The days that began and ended the evening alike had the cooking peak: so has the estimate.
+    assert got[19]["method"] == "analog"
+    assert got[19]["analog_kwh"] == pytest.approx(1.0, abs=2e-4)
     assert got[19]["estimate_kwh"] == pytest.approx(1.0, abs=0.02)
     # The simple ways: interpolation between 0.5 and 0.5; the mean day (0.6 at 19:00) scaled by
     # today's context over the mean day's (2.6 / 2.0 kWh over 14-17 h and 21-23 h).
     assert got[19]["linear_kwh"] == pytest.approx(0.5, abs=2e-4)
     assert got[19]["profile_scaled_kwh"] == pytest.approx(0.78, abs=1e-3)
     assert got[19]["week_earlier_kwh"] == pytest.approx(1.0, abs=2e-4)  # seven days back: odd, "in"
+
+
+def test_a_peak_the_house_had_at_other_hours_fills_a_gap_that_begins_and_ends_like_it(spark):
+    def peak_at(hour: int):  # a one-hour peak between two shoulders, on a flat day
+        levels = {hour - 1: 0.6, hour: 1.5, hour + 1: 0.6}
+        return lambda h: levels.get(h, 0.2)
+
+    past = [(TODAY - dt.timedelta(days=k), peak_at(16)) for k in range(1, 8)]
+    got = estimates_for(spark, day_rows(TODAY, peak_at(19), skip=(19,)), history_of(spark, past))
+    # Interpolation sees two shoulders; the same hour of the days before was flat; the house's
+    # moments that rose and fell like these had the peak.
+    assert got[19]["linear_kwh"] == pytest.approx(0.6, abs=2e-4)
+    assert got[19]["week_earlier_kwh"] == pytest.approx(0.2, abs=2e-4)
+    assert got[19]["method"] == "analog"
+    assert got[19]["estimate_kwh"] == pytest.approx(1.5, abs=2e-4)
 
 
 def test_a_cold_start_interpolates_short_gaps_and_leaves_long_ones(spark):
@@ -94,7 +109,7 @@ def test_estimates_reach_the_cleaned_readings_and_the_gap_table(spark):
     clean = cleaned(c, P, est)
     assert clean.count() == 24 and clean.where("is_estimated").count() == 2
     table = gap_estimates(est, P).collect()
-    assert {(r["gap_minutes"], r["method"]) for r in table} == {(120, "similar_days")}
+    assert {(r["gap_minutes"], r["method"]) for r in table} == {(120, "analog")}
 
 
 def test_slots_with_a_duplicate_or_a_fault_are_left_out_of_the_history(spark):
@@ -106,7 +121,7 @@ def test_slots_with_a_duplicate_or_a_fault_are_left_out_of_the_history(spark):
     assert 3 not in slots and 5 not in slots and len(slots) == 22
 
 
-def test_at_one_minute_a_gap_within_a_slot_is_interpolated_a_longer_one_from_similar_days(spark):
+def test_at_one_minute_a_gap_within_a_slot_is_interpolated_a_longer_one_from_analogues(spark):
     params = CleaningParams(interval_minutes=1, nominal_voltage=220.0)
 
     def minutes(day: dt.date, skip=()):
@@ -124,4 +139,4 @@ def test_at_one_minute_a_gap_within_a_slot_is_interpolated_a_longer_one_from_sim
     c = classify(spark.createDataFrame(minutes(TODAY, skip=gaps), SCHEMA), params)
     table = gap_estimates(estimated(c, params, history), params).collect()
     got = {r["gap_minutes"]: r["method"] for r in table}
-    assert got == {5: "linear", 30: "similar_days"}
+    assert got == {5: "linear", 30: "analog"}
