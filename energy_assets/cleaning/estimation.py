@@ -208,14 +208,15 @@ def gaps_in_history(around: DataFrame, history: DataFrame, params: CleaningParam
     )
 
 
-def analogues(around: DataFrame, earlier: DataFrame, params: CleaningParams) -> DataFrame:
+def analogues(
+    around: DataFrame, earlier: DataFrame, history_days: DataFrame, params: CleaningParams
+) -> DataFrame:
     """Per gap and slot, the weighted median of its analogues (``_analog``): the house's
     closest windows in its history days (``earlier``: :func:`gaps_in_history`) and today
-    (``around``), for houses with :data:`FEWEST_HISTORY_DAYS` of history and gaps with a
-    context to match."""
+    (``around``), for gaps with :data:`FEWEST_HISTORY_DAYS` of history (``history_days``,
+    ``_history_days`` a gap) and a context to match."""
     known = sum((F.col(name).isNotNull().cast("int") for name in _sides()), F.lit(0))
-    enough = earlier.groupBy(*GAP).agg(F.count("*").alias("_days"))
-    enough = enough.where(F.col("_days") >= FEWEST_HISTORY_DAYS).drop("_days")
+    enough = history_days.where(F.col("_history_days") >= FEWEST_HISTORY_DAYS)
     today = around.select(
         "*", F.lit(0).alias("_back"), F.col("day").alias("_hday"), F.col("_today").alias("_v")
     )
@@ -279,10 +280,11 @@ def with_history_estimates(
     )
     gaps = filled.groupBy(*GAP).agg(F.min("slot").alias("_s0"), F.max("slot").alias("_s1"))
     around = with_today(gaps, _slot_energy(kept, gaps, params), params)
-    # Read three times below (the analogues, the simple ways, the days of history): computed
+    # Read three times below (the days of history, the analogues, the simple ways): computed
     # once, as the history's scan would be read again each time.
     earlier = gaps_in_history(around, history, params).localCheckpoint()
-    analog = analogues(around, earlier, params)
+    history_days = earlier.groupBy(*GAP).agg(F.count("*").alias("_history_days"))
+    analog = analogues(around, earlier, history_days, params)
     # The simple ways, from the same days: the typical day (the mean of the days before) over
     # the gap and its hour either side, scaled to today's readings there; the slot a week back.
     reach = PROFILE_CONTEXT_SLOTS
@@ -312,7 +314,6 @@ def with_history_estimates(
         .agg(F.try_divide(F.sum("_today"), F.sum("_typical")).alias("_scale"))
     )
     week = past.where(F.col("_back") == 7).select(*GAP, "slot", F.col("kwh").alias("_week"))
-    history_days = past.groupBy(*GAP).agg(F.countDistinct("_back").alias("_history_days"))
     estimates = (
         filled.join(analog, [*GAP, "slot"], "left")
         .join(typical.drop("_today"), [*GAP, "slot"], "left")

@@ -297,7 +297,7 @@ def estimated(
     kept = classified.where(F.col("reason").isNull()).select(
         "house_id", "day", "simulated_timestamp", F.col("_consumption_kwh").alias("consumption_kwh")
     )
-    # Computed once: the history's joins and the short gaps read the missing intervals four
+    # Computed once: the history's joins and the short gaps read the missing intervals three
     # times, and each reading would scan the classified readings again.
     filled = missing_intervals(classified, params, LONGEST_DAY_MINUTES).localCheckpoint()
     within_slot = F.col("_n") * params.interval_minutes < slot_minutes(params)
