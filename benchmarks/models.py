@@ -18,8 +18,8 @@ and four weeks of verdicts). It prints one row a cell, with the floors.
     .venv/bin/python benchmarks/models.py --grid [--houses 500] [--cells santiago:2024-01-01:42,...]
 
 A grid's folder (printed as ``energy-grid-...``, it keeps every cell's data) can have its
-anomalies detected and scored again after a change of the detection alone, without
-simulating and cleaning again:
+anomalies detected and its classifiers trained and scored again after a change of the
+models alone, without simulating and cleaning again:
 
     .venv/bin/python benchmarks/models.py --rescore /tmp/energy-grid-XXXX
 
@@ -36,12 +36,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from dagster import AssetKey, materialize
 
 from energy_assets.analytics.anomalies import score_against_truth
+from energy_assets.analytics.classifier import ClassifierParams, classify_day
 from energy_assets.assets.analytics import daily_aggregates
 from energy_assets.assets.cleaning import vee
 from energy_assets.assets.evaluation import GAP_LENGTHS, cleaning_evaluation, estimate_scores
@@ -49,6 +51,7 @@ from energy_assets.assets.models import (
     ANOMALY_PRECISION_FLOOR,
     ANOMALY_RECALL_FLOOR,
     CLASSIFIER_MIN_DAYS,
+    CLASSIFIER_WINDOW_DAYS,
     MACRO_F1_FLOOR,
     consumption_anomalies,
     household_classifier,
@@ -237,8 +240,9 @@ def run_grid(args: argparse.Namespace) -> None:
 
 
 def rescore_grid(grid: Path) -> None:
-    """The anomalies of every cell of a grid's folder, detected again from its daily aggregates
-    (what the consumption_anomalies asset does over the cell's days); the other figures as run."""
+    """The anomalies and the classifier of every cell of a grid's folder, computed again from
+    its daily aggregates and registry (what the consumption_anomalies and household_classifier
+    assets do over the cell's days); the gap estimates as run."""
     from energy_assets.analytics.anomalies import detect_anomalies
 
     rows = []
@@ -252,10 +256,22 @@ def rescore_grid(grid: Path) -> None:
         )
         found = detect_anomalies(daily, sorted(daily["day"].unique()))
         r |= score_against_truth(found, truth.to_pandas())
+        registry = ds.dataset(str(data / "houses"), format="parquet").to_table().to_pandas()
+        r |= classifier_scores(daily, registry)
         result.write_text(json.dumps(r))
         rows.append(r)
         print(_grid_row(r), flush=True)
     _print_tables(rows)
+
+
+def classifier_scores(daily: pd.DataFrame, registry: pd.DataFrame) -> dict:
+    """Held-out macro-F1 (mean and min) of the models of the days with a full warm-up."""
+    params, f1 = ClassifierParams(), []
+    for day in sorted(daily["day"].unique()):
+        trained, _ = classify_day(daily, registry, params, day, CLASSIFIER_WINDOW_DAYS)
+        if trained.metrics["window_days"] >= CLASSIFIER_MIN_DAYS:
+            f1.append(trained.metrics["macro_f1"])
+    return {"macro_f1_mean": float(np.mean(f1)), "macro_f1_min": float(np.min(f1))}
 
 
 def _print_tables(rows: list[dict]) -> None:

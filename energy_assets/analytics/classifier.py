@@ -1,8 +1,14 @@
 """The household classifier: a scikit-learn pipeline from window features to a profile.
 
 Trained on a labelled share of the houses (split by house, so no house is in both sets),
-evaluated on the rest. The profile labels come from the registry (``houses.profile``); the
-features only from the daily aggregates.
+evaluated on the rest. The profile labels come from the registry (``houses.profile``), with the
+labelled houses' annual energy where the registry has it (``houses.annual_kwh``); the features
+only from the daily aggregates and how a home heats and cools.
+
+A profile is a band of *annual* energy, so the default model (``annual_bands``) is ordinal: it
+regresses the log of a house's annual energy on its window's features and cuts that estimate
+where the labelled houses' bands meet. A classifier fed only the three labels learns each edge
+from the few houses near it; the regression learns from every labelled house's exact energy.
 """
 
 from __future__ import annotations
@@ -10,23 +16,35 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import sklearn
+from scipy.special import ndtr
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from energy_assets.analytics.features import FEATURES, SHAPE_COLUMNS
+from energy_assets.analytics.features import (
+    FEATURES,
+    SHAPE_COLUMNS,
+    household_features,
+    registry_traits,
+)
 from energy_assets.simulation.settings import PROFILES
 
-MODELS = ("gradient_boosting", "logistic_regression", "random_forest")
+MODELS = ("annual_bands", "gradient_boosting", "logistic_regression", "random_forest")
+#: Without the labelled houses' annual energy (a landed registry may lack it), the bands cannot
+#: be learned: this model is trained on the labels alone instead.
+FALLBACK_MODEL = "gradient_boosting"
+#: The ridge penalties the annual-energy regression chooses among (leave-one-out).
+RIDGE_ALPHAS = tuple(np.logspace(-2, 3, 12))
 
 
 class ClassifierError(ValueError):
@@ -37,7 +55,7 @@ class ClassifierError(ValueError):
 class ClassifierParams:
     """Hyper-parameters and the split; the Dagster ``Config`` mirrors these fields."""
 
-    model: str = "gradient_boosting"
+    model: str = "annual_bands"
     labelled_share: float = 0.7
     split_seed: int = 7
     c: float = 10.0  # logistic regression: inverse regularisation
@@ -56,9 +74,64 @@ class ClassifierParams:
             raise ClassifierError(f"labelled_share={self.labelled_share} must be between 0 and 1.")
 
 
+class AnnualBandClassifier(ClassifierMixin, BaseEstimator):
+    """Profiles as bands of annual energy: a ridge regression of log annual kWh on the features,
+    cut at the edges between the labelled houses' bands; probabilities from the regression's
+    leave-one-out error, taken as normal."""
+
+    def __init__(self, alphas: tuple[float, ...] = RIDGE_ALPHAS):
+        self.alphas = alphas
+
+    def fit(self, x: np.ndarray, y: np.ndarray, annual_kwh: np.ndarray) -> AnnualBandClassifier:
+        """Regress log ``annual_kwh`` on ``x``; learn the bands' edges from ``y`` along it."""
+        target = np.log(np.asarray(annual_kwh, float))
+        self.regressor_ = RidgeCV(alphas=self.alphas, store_cv_results=True).fit(x, target)
+        chosen = list(self.alphas).index(self.regressor_.alpha_)
+        self.sigma_ = float(np.sqrt(self.regressor_.cv_results_[:, chosen].mean()))
+        self.classes_ = np.array([p for p in PROFILES if p in set(y)], dtype=object)
+        self.edges_ = band_edges(target, np.asarray(y, object), self.classes_)
+        return self
+
+    def log_annual_kwh(self, x: np.ndarray) -> np.ndarray:
+        """The estimated log annual energy of each row."""
+        return self.regressor_.predict(x)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """The chance that each row's annual energy falls in each band (columns: ``classes_``)."""
+        z = (self.edges_[None, :] - self.log_annual_kwh(x)[:, None]) / max(self.sigma_, 1e-6)
+        below = np.hstack([np.zeros((len(z), 1)), ndtr(z), np.ones((len(z), 1))])
+        return np.diff(below, axis=1)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The likeliest band of each row."""
+        return self.classes_[np.argmax(self.predict_proba(x), axis=1)]
+
+
+def band_edges(log_annual: np.ndarray, y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Where each pair of neighbouring bands meets on the log-annual axis: the cut that
+    misplaces the fewest of their labelled houses, in the middle of the cuts that tie."""
+    edges = []
+    for lower, upper in zip(classes[:-1], classes[1:], strict=True):
+        pair = (y == lower) | (y == upper)
+        order = np.argsort(log_annual[pair], kind="stable")
+        values, is_lower = log_annual[pair][order], (y[pair] == lower)[order]
+        # A cut after position i leaves the lower houses above it and the upper ones below.
+        wrong = (is_lower.sum() - np.cumsum(is_lower)) + np.cumsum(~is_lower)
+        between = np.flatnonzero(values[:-1] < values[1:])
+        if between.size == 0:
+            edges.append(float(values[0]))
+            continue
+        cuts = (values[between] + values[between + 1]) / 2
+        best = cuts[wrong[between] == wrong[between].min()]
+        edges.append((best.min() + best.max()) / 2)
+    return np.array(edges)
+
+
 def build_pipeline(params: ClassifierParams) -> Pipeline:
     """Scaling and the chosen estimator, as one scikit-learn pipeline."""
-    if params.model == "gradient_boosting":
+    if params.model == "annual_bands":
+        model = AnnualBandClassifier()
+    elif params.model == "gradient_boosting":
         model = HistGradientBoostingClassifier(
             learning_rate=params.learning_rate,
             max_iter=params.max_iter,
@@ -149,8 +222,13 @@ def train_classifier(
     params: ClassifierParams,
     as_of_day: dt.date,
     window: tuple[dt.date, dt.date],
+    annual_kwh: pd.Series | None = None,
 ) -> TrainedClassifier:
-    """Fit on the labelled share, predict every house, evaluate on the held-out houses."""
+    """Fit on the labelled share, predict every house, evaluate on the held-out houses.
+
+    ``annual_kwh`` (by house) is read for the labelled houses only, by the ``annual_bands``
+    model; where fewer than two profiles have it, :data:`FALLBACK_MODEL` is trained instead.
+    """
     houses = features.index
     labels = profiles.reindex(houses)
     side = labelled(houses, params.labelled_share, params.split_seed)
@@ -162,7 +240,8 @@ def train_classifier(
             f"The classifier of {as_of_day} has {int(is_train.sum())} labelled houses of "
             f"{len(set(y[is_train]))} profile(s); it needs houses of at least two profiles."
         )
-    pipeline = build_pipeline(params).fit(x[is_train], y[is_train])
+    params, fit_params, is_train = _with_annual_energy(params, houses, annual_kwh, y, is_train)
+    pipeline = build_pipeline(params).fit(x[is_train], y[is_train], **fit_params)
     proba = pipeline.predict_proba(x)
     classes = pipeline.classes_
     predicted = classes[np.argmax(proba, axis=1)]
@@ -179,9 +258,57 @@ def train_classifier(
     )
     metrics = evaluate(pipeline, x[is_test], y[is_test], predicted[is_test], params.split_seed)
     metrics["train_houses"], metrics["test_houses"] = len(train_ids), len(test_ids)
+    metrics["model"] = params.model
     return TrainedClassifier(
         pipeline, version, as_of_day, train_ids, test_ids, predictions, metrics
     )
+
+
+def classify_day(
+    daily: pd.DataFrame,
+    houses: pd.DataFrame,
+    params: ClassifierParams,
+    day: dt.date,
+    window_days: int,
+) -> tuple[TrainedClassifier, pd.DataFrame]:
+    """The model of ``day``, trained on the daily aggregates of up to ``window_days`` days
+    ending on it (``day`` as dates), and that window; ``window_days`` in its metrics is how
+    many days the window held."""
+    first = day - dt.timedelta(days=window_days - 1)
+    window = daily[(daily["day"] >= first) & (daily["day"] <= day)]
+    registry = houses.set_index("house_id")
+    trained = train_classifier(
+        household_features(window, registry_traits(houses)),
+        registry["profile"],
+        params,
+        day,
+        (first, day),
+        registry["annual_kwh"] if "annual_kwh" in registry else None,
+    )
+    trained.metrics["window_days"] = int(window["day"].nunique())
+    return trained, window
+
+
+def _with_annual_energy(
+    params: ClassifierParams,
+    houses: pd.Index,
+    annual_kwh: pd.Series | None,
+    y: np.ndarray,
+    is_train: np.ndarray,
+) -> tuple[ClassifierParams, dict, np.ndarray]:
+    """The params, fit arguments and training rows of the model: ``annual_bands`` trains on the
+    labelled houses whose annual energy is known, else the fallback on every labelled house."""
+    if params.model != "annual_bands":
+        return params, {}, is_train
+    annual = (
+        np.full(len(houses), np.nan)
+        if annual_kwh is None
+        else annual_kwh.reindex(houses).to_numpy(float)
+    )
+    known = is_train & np.isfinite(annual) & (annual > 0)
+    if len(set(y[known])) < 2:
+        return replace(params, model=FALLBACK_MODEL), {}, is_train
+    return params, {"model__annual_kwh": annual[known]}, known
 
 
 def macro_f1_rows(y: np.ndarray, predicted: np.ndarray) -> np.ndarray:

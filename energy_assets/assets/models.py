@@ -34,8 +34,7 @@ from energy_assets.analytics.anomalies import (
     detect_anomalies,
     score_against_truth,
 )
-from energy_assets.analytics.classifier import ClassifierError, ClassifierParams, train_classifier
-from energy_assets.analytics.features import household_features, registry_traits
+from energy_assets.analytics.classifier import ClassifierError, ClassifierParams, classify_day
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import simulated_days, single_run
 from energy_assets.simulation.settings import PROFILES
@@ -130,24 +129,18 @@ def household_classifier(
     params = ClassifierParams(**config.model_dump())
     daily = _as_dates(daily_aggregates)
     profiles = houses.set_index("house_id")["profile"]
-    traits = registry_traits(houses)
     models_dir = lake.path("household_classifier", "models")
     predictions, per_day, last, untrained = [], {}, None, {}
     for day in _run_days(context):
-        first = day - dt.timedelta(days=CLASSIFIER_WINDOW_DAYS - 1)
-        window = daily[(daily["day"] >= first) & (daily["day"] <= day)]
         try:
-            trained = train_classifier(
-                household_features(window, traits), profiles, params, day, (first, day)
-            )
+            trained, window = classify_day(daily, houses, params, day, CLASSIFIER_WINDOW_DAYS)
         except ClassifierError as err:  # too few labelled houses in the window: no model today
             untrained[day.isoformat()] = f"not judged: {err}"
             continue
-        trained.metrics["window_days"] = int(window["day"].nunique())
         path = save_model(models_dir, trained)
         predictions.append(trained.predictions)
         per_day[day.isoformat()] = {
-            k: trained.metrics[k] for k in ("accuracy", "macro_f1", "window_days")
+            k: trained.metrics[k] for k in ("accuracy", "macro_f1", "window_days", "model")
         } | {"model_version": trained.version}
         last = (trained, window, path)
     if last is None:
@@ -171,6 +164,7 @@ def household_classifier(
             "window_days": m["window_days"],
             "train_houses": m["train_houses"],
             "test_houses": m["test_houses"],
+            "model": m["model"],
             "model_version": trained.version,
             "model_path": MetadataValue.path(str(path)),
             **confusion,
