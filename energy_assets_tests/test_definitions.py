@@ -83,6 +83,7 @@ def test_landed_data_has_the_same_graph_without_what_needs_the_simulators_truth(
     simulator_only = {
         ("cleaning_evaluation", "faults_caught"),
         ("cleaning_evaluation", "good_kept"),
+        ("cleaning_evaluation", "estimates_beat_simple_ways"),
         ("raw_readings", "every_house_every_day"),
         ("raw_readings", "row_count_matches_truth"),
         ("rejected_readings", "rejection_rate"),
