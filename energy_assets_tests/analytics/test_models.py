@@ -279,6 +279,12 @@ def test_profiles_as_bands_of_annual_energy_learn_the_edges_from_every_labelled_
     assert np.allclose(proba.sum(axis=1), 1.0) and (proba >= 0).all()
     edges = np.exp(bands.pipeline.named_steps["model"].edges_)
     assert edges == pytest.approx([2250, 3400], rel=0.03)
+    # The held-out houses' annual energy is never read: scrambled, nothing changes.
+    held_out = houses["house_id"].isin(bands.test_houses)
+    scrambled = houses.copy()
+    scrambled.loc[held_out, "annual_kwh"] = scrambled.loc[held_out, "annual_kwh"].to_numpy()[::-1]
+    again, _ = classify_day(daily, scrambled, ClassifierParams(), day, 56)
+    pd.testing.assert_frame_equal(again.predictions, bands.predictions)
 
 
 def test_band_edges_misplace_the_fewest_labelled_houses():
