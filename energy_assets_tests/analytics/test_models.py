@@ -261,18 +261,23 @@ def banded_neighbourhood(n: int = 240, days: int = 42):
 
 
 def test_profiles_as_bands_of_annual_energy_learn_the_edges_from_every_labelled_house():
-    daily, houses = banded_neighbourhood()
-    day = START + dt.timedelta(days=41)
-    bands, _ = classify_day(daily, houses, ClassifierParams(), day, 56)
-    labels_only, _ = classify_day(
-        daily, houses.drop(columns="annual_kwh"), ClassifierParams(), day, 56
-    )
-    assert bands.metrics["model"] == "annual_bands"
-    assert labels_only.metrics["model"] == "gradient_boosting"  # no annual energy: the fallback
-    assert bands.test_houses == labels_only.test_houses
+    # 150 houses, about 100 labelled: few near each edge for a model of the labels alone.
+    daily, houses = banded_neighbourhood(150)
+    f1 = {"annual_bands": [], "labels_only": []}
+    for days in (28, 35, 42):
+        day = START + dt.timedelta(days=days - 1)
+        bands, _ = classify_day(daily, houses, ClassifierParams(), day, 56)
+        labels_only, _ = classify_day(
+            daily, houses.drop(columns="annual_kwh"), ClassifierParams(), day, 56
+        )
+        assert bands.metrics["model"] == "annual_bands"
+        assert labels_only.metrics["model"] == "gradient_boosting"  # no annual energy: fallback
+        assert bands.test_houses == labels_only.test_houses
+        f1["annual_bands"].append(bands.metrics["macro_f1"])
+        f1["labels_only"].append(labels_only.metrics["macro_f1"])
     # Houses near an edge are what a label-only model misplaces; the regression places them.
-    assert bands.metrics["macro_f1"] >= 0.9
-    assert bands.metrics["macro_f1"] > labels_only.metrics["macro_f1"] + 0.03
+    assert min(f1["annual_bands"]) >= 0.9
+    assert np.mean(f1["annual_bands"]) > np.mean(f1["labels_only"]) + 0.05
     proba = bands.pipeline.predict_proba(
         household_features(daily, registry_traits(houses)).to_numpy(float)
     )
@@ -285,6 +290,21 @@ def test_profiles_as_bands_of_annual_energy_learn_the_edges_from_every_labelled_
     scrambled.loc[held_out, "annual_kwh"] = scrambled.loc[held_out, "annual_kwh"].to_numpy()[::-1]
     again, _ = classify_day(daily, scrambled, ClassifierParams(), day, 56)
     pd.testing.assert_frame_equal(again.predictions, bands.predictions)
+
+
+def test_the_huber_ridge_is_not_pulled_by_a_few_distorted_houses():
+    from energy_assets.analytics.classifier import HuberRidge
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(200, 3))
+    y = 1.0 + x @ np.array([0.5, -0.2, 0.0]) + rng.normal(0, 0.05, 200)
+    y[:12] -= 1.5  # a dozen windows a vacancy or a bypassed meter emptied
+    huber = HuberRidge(alpha=0.01).fit(x, y)
+    plain = HuberRidge(alpha=0.01, epsilon=1e9).fit(x, y)  # no down-weighting: least squares
+    assert huber.coef_ == pytest.approx([0.5, -0.2, 0.0], abs=0.02)
+    assert huber.intercept_ == pytest.approx(1.0, abs=0.02)
+    assert abs(plain.intercept_ - 1.0) > 0.05
+    assert (huber.weights_[:12] < 0.2).all() and huber.weights_[12:].mean() > 0.9
 
 
 def test_band_edges_misplace_the_fewest_labelled_houses():
