@@ -302,8 +302,8 @@ def _estimates_verdicts(rows: list[dict], days: list[str]) -> dict[str, Verdict]
     )
     waiting = Verdict(
         False,
-        f"not judged: no gap length has {ESTIMATE_MIN_COMPARED} estimated intervals in houses "
-        f"with {HISTORY_DAYS} days of history on this day",
+        f"not judged: the run has fewer than {ESTIMATE_MIN_COMPARED} estimated intervals of "
+        f"every gap length in houses with {HISTORY_DAYS} days of history, or none on this day",
         judged=False,
     )
     return {d: pooled if d in judged_days else waiting for d in days}
