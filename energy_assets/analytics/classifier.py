@@ -101,7 +101,8 @@ class HuberRidge(RegressorMixin, BaseEstimator):
     def fit(self, x: np.ndarray, y: np.ndarray) -> HuberRidge:
         """Down-weight the rows further than ``epsilon`` robust scales from the line, refit."""
         weights = np.ones(len(y))
-        for self.n_iter_ in range(1, HUBER_ROUNDS + 1):  # noqa: B007 (kept: rounds taken)
+        for rounds in range(1, HUBER_ROUNDS + 1):
+            self.n_iter_ = rounds
             self._solve(x, y, weights)
             residual = y - self.predict(x)
             scale = MAD_TO_SIGMA * np.median(np.abs(residual - np.median(residual)))
