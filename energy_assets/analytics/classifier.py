@@ -39,7 +39,7 @@ from energy_assets.analytics.features import (
     household_features,
     registry_traits,
 )
-from energy_assets.analytics.regression import MAD_TO_SIGMA
+from energy_assets.analytics.regression import robust_scale
 from energy_assets.simulation.settings import PROFILES
 
 MODELS = ("annual_bands", "gradient_boosting", "logistic_regression", "random_forest")
@@ -105,8 +105,7 @@ class HuberRidge(RegressorMixin, BaseEstimator):
             self.n_iter_ = rounds
             self._solve(x, y, weights)
             residual = y - self.predict(x)
-            scale = MAD_TO_SIGMA * np.median(np.abs(residual - np.median(residual)))
-            bound = self.epsilon * max(scale, 1e-12)
+            bound = self.epsilon * max(robust_scale(residual), 1e-12)
             new = np.minimum(1.0, bound / np.maximum(np.abs(residual), 1e-12))
             settled = np.abs(new - weights).max() < 1e-6
             weights = new
@@ -152,7 +151,7 @@ class AnnualBandClassifier(ClassifierMixin, BaseEstimator):
         residuals = {a: out_of_fold(x, target, a) - target for a in self.alphas}
         self.alpha_ = min(self.alphas, key=lambda a: np.abs(residuals[a]).mean())
         residual = residuals[self.alpha_]
-        self.sigma_ = float(MAD_TO_SIGMA * np.median(np.abs(residual - np.median(residual))))
+        self.sigma_ = robust_scale(residual)
         self.regressor_ = HuberRidge(self.alpha_).fit(x, target)
         self.classes_ = np.array([p for p in PROFILES if p in set(y)], dtype=object)
         self.edges_ = band_edges(target, np.asarray(y, object), self.classes_)

@@ -27,6 +27,11 @@ class HouseFits:
     n: np.ndarray  # (houses,) observations used
 
 
+def robust_scale(values: np.ndarray) -> float:
+    """The median absolute deviation of ``values``, scaled to a normal sigma."""
+    return float(MAD_TO_SIGMA * np.median(np.abs(values - np.median(values))))
+
+
 def design(frame: pd.DataFrame, regressors: list[str]) -> np.ndarray:
     """The design matrix: an intercept and the named columns."""
     return np.column_stack([np.ones(len(frame)), *[frame[c].to_numpy(float) for c in regressors]])

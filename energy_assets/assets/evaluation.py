@@ -153,8 +153,36 @@ def estimate_rows(gap_estimates: DataFrame, truth: DataFrame) -> list[dict]:
     return [r.asDict() for r in rows]
 
 
+@dataclass(frozen=True)
+class LengthScore:
+    """The estimates of one gap length on the intervals every way could estimate."""
+
+    compared: int
+    mae: dict[str, float]  # by ESTIMATORS name
+
+    @property
+    def gain(self) -> float:
+        """How much lower our MAE is than the best simple way's (1 - ours / best)."""
+        best = min(v for e, v in self.mae.items() if e != "ours")
+        return 1 - self.mae["ours"] / best if best else 0.0
+
+
+def length_scores(rows: list[dict]) -> dict[str, LengthScore]:
+    """Per gap length with any interval compared, its :class:`LengthScore` from summed rows."""
+    scores = {}
+    for label, _ in GAP_LENGTHS:
+        of_length = [r for r in rows if r["gap_length"] == label]
+        compared = sum(r["compared"] for r in of_length)
+        if compared:
+            mae = {
+                e: sum(r[f"compared_{e}"] or 0.0 for r in of_length) / compared for e in ESTIMATORS
+            }
+            scores[label] = LengthScore(compared, mae)
+    return scores
+
+
 def _score_metadata(rows: list[dict]) -> dict:
-    """Metadata of the estimates' scores from per (gap length, method) sums."""
+    """Metadata of the estimates' scores from :func:`estimate_rows`' sums."""
     n = sum(r["n"] for r in rows)
     metadata = {
         "estimated_scored": n,
@@ -169,21 +197,17 @@ def _score_metadata(rows: list[dict]) -> dict:
         + " | ours vs best simple way |"
     ]
     table.append("|---" * (len(ESTIMATORS) + 3) + "|")
+    scores = length_scores(rows)
     for label, _ in GAP_LENGTHS:
-        of_length = [r for r in rows if r["gap_length"] == label]
-        compared = sum(r["compared"] for r in of_length)
-        if not compared:
+        if label not in scores:
             table.append(f"| {label} | 0 |" + " |" * (len(ESTIMATORS) + 1))
             continue
-        mae = {e: sum(r[f"compared_{e}"] or 0.0 for r in of_length) / compared for e in ESTIMATORS}
-        best = min(v for e, v in mae.items() if e != "ours")
-        gain = 1 - mae["ours"] / best if best else 0.0
-        for e, v in mae.items():
+        score = scores[label]
+        for e, v in score.mae.items():
             metadata[f"estimate_mae/{label}/{e}"] = v
-        metadata[f"estimate_gain/{label}"] = gain
-        metadata[f"estimate_compared/{label}"] = compared
-        cells = " | ".join(f"{v:.4f}" for v in mae.values())
-        table.append(f"| {label} | {compared:,} | {cells} | {gain:+.0%} |")
+        metadata[f"estimate_gain/{label}"] = score.gain
+        cells = " | ".join(f"{v:.4f}" for v in score.mae.values())
+        table.append(f"| {label} | {score.compared:,} | {cells} | {score.gain:+.0%} |")
     metadata["estimate_mae_by_gap_length"] = MetadataValue.md(
         "MAE (kWh) against the truth, on the injected gaps every way could estimate:\n\n"
         + "\n".join(table)
@@ -284,11 +308,10 @@ def _estimates_verdicts(rows: list[dict], days: list[str]) -> dict[str, Verdict]
     whole history, on each day that has such gaps; the others not judged."""
     full = [r for r in rows if r["full_history"]]
     judged_days = {str(r["day"]) for r in full if r["compared"]}
-    scores = _score_metadata(full)
     gains = {
-        label: scores[f"estimate_gain/{label}"]
-        for label, _ in GAP_LENGTHS
-        if scores.get(f"estimate_compared/{label}", 0) >= ESTIMATE_MIN_COMPARED
+        label: score.gain
+        for label, score in length_scores(full).items()
+        if score.compared >= ESTIMATE_MIN_COMPARED
     }
     if not gains:
         judged_days = set()
