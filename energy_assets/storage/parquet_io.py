@@ -11,6 +11,7 @@ time zone is refused.
 """
 
 import datetime as dt
+import json
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -289,13 +290,45 @@ def read_arrow_files(files_by_day: dict[str, list[Path]]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="default")
 
 
+#: The footer key under which Spark records the schema of the frame it wrote.
+SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"
+
+
+def spark_file_schema(file: Path) -> Any:
+    """The Spark schema of a Parquet file, from its footer read here (every column nullable, as
+    Spark's own inference makes them); None when it cannot be told, and Spark infers it."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.types import StructField, StructType
+
+    try:
+        schema = pq.read_schema(file)
+        written_by_spark = (schema.metadata or {}).get(SPARK_SCHEMA_KEY)
+        if written_by_spark:
+            found = StructType.fromJson(json.loads(written_by_spark))
+        else:
+            found = from_arrow_schema(schema)
+    except Exception:  # noqa: BLE001 - a type Spark maps otherwise: let Spark read the footer
+        return None
+    return StructType([StructField(f.name, f.dataType, True, f.metadata) for f in found])
+
+
+def spark_read(session: Any, files: Sequence[str | Path]) -> Any:
+    """A Spark frame of the Parquet ``files``, whose schema is read from the first file's footer
+    here: Spark's own inference runs a Spark job for it on every read (a few hundred
+    milliseconds each in a small run's cold JVM, for a few kilobytes)."""
+    paths = [str(f) for f in files]
+    schema = spark_file_schema(Path(paths[0])) if paths else None
+    reader = session.read if schema is None else session.read.schema(schema)
+    return reader.parquet(*paths)
+
+
 def spark_read_files(session: Any, files_by_day: dict[str, list[Path]]) -> Any:
     """The days' files as one Spark frame with their ``day``, taken from each file's folder."""
     from pyspark.sql import functions as F
 
-    files = [str(f) for files_of_day in files_by_day.values() for f in files_of_day]
+    files = [f for files_of_day in files_by_day.values() for f in files_of_day]
     day = F.regexp_extract(F.col("_metadata.file_path"), r".*/day=(\d{4}-\d{2}-\d{2})/", 1)
-    return session.read.parquet(*files).select("*", F.to_date(day).alias(DAY))
+    return spark_read(session, files).select("*", F.to_date(day).alias(DAY))
 
 
 def read_arrow_days(asset_dir: Path, days: Sequence[str]) -> pa.Table:
@@ -417,7 +450,7 @@ class ParquetIOManager(ConfigurableIOManager):
             spark = self.spark.session
             if files_by_day is not None:
                 return spark_read_files(spark, files_by_day)
-            return spark.read.parquet(*[str(f) for f in whole])
+            return spark_read(spark, whole)
         if files_by_day is None:
             table = ds.dataset([str(f) for f in whole], format="parquet").to_table()
         else:

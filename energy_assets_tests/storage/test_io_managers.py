@@ -208,3 +208,41 @@ def test_checks_ask_the_io_managers_where_an_asset_lives(lake_dir, pg_url):
     assert pg.table_of(AssetKey(["warehouse", "houses"]), {}).partition_column is None
     parquet = resources["parquet_io_manager"]
     assert parquet.asset_dir(AssetKey(["lab", "readings"]).path) == lake_dir / "lab" / "readings"
+
+
+def test_a_read_takes_the_schema_spark_would_infer_from_the_footer(spark, tmp_path):
+    """Reads give Spark the first file's schema (no inference job): the same types and
+    nullability as Spark's own inference, for files Spark wrote and files pyarrow wrote."""
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    from energy_assets.storage.parquet_io import spark_file_schema, spark_read
+
+    by_spark = tmp_path / "by_spark"
+    spark.range(3).select(
+        F.col("id").cast("string").alias("house_id"),
+        F.timestamp_seconds(F.col("id")).cast("timestamp_ntz").alias("simulated_timestamp"),
+        F.current_date().alias("day"),
+        (F.col("id") * 0.5).alias("consumption_kwh"),
+        F.lit("estimated").alias("quality_flags"),  # not nullable in the frame that wrote it
+        (F.col("id") > 1).alias("is_estimated"),
+    ).coalesce(1).write.parquet(str(by_spark))
+    by_arrow = tmp_path / "by_arrow.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "house_id": pa.array(["H1", None]),
+                "simulated_timestamp": pa.array([0, 60], pa.timestamp("us")),
+                "at_utc": pa.array([0, 60], pa.timestamp("us", tz="UTC")),
+                "day": pa.array([0, 1], pa.date32()),
+                "n": pa.array([1, 2], pa.int64()),
+            }
+        ),
+        by_arrow,
+    )
+    for file in [*sorted(by_spark.glob("*.parquet")), by_arrow]:
+        inferred = spark.read.parquet(str(file))
+        assert spark_file_schema(file) == inferred.schema
+        read = spark_read(spark, [file])
+        assert read.schema == inferred.schema
+        assert sorted(map(str, read.collect())) == sorted(map(str, inferred.collect()))
