@@ -36,7 +36,7 @@ from energy_assets.cleaning.vee import (
 from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.parquet_io import DAY, ParquetIOManager
-from energy_assets.storage.spark import SparkResource, shuffle_width
+from energy_assets.storage.spark import SparkResource, shuffle_width, writing_tasks
 
 GROUP = "cleaning"
 RAW_TYPES = {
@@ -233,13 +233,18 @@ def build_vee(landed: bool = False):
             history_days = _history_days(parquet_io_manager, days)
             history = _history(parquet_io_manager, days, history_days, shapes)
             estimates = estimated(classified, params, history).persist()
+            tasks = writing_tasks(raw_rows)
             try:
-                yield Output(cleaned(classified, params, estimates), "cleaned_readings")
-                yield Output(rejected(raw_readings, classified), "rejected_readings")
-                yield Output(shapes, "load_shapes")
+                yield Output(
+                    cleaned(classified, params, estimates).coalesce(tasks), "cleaned_readings"
+                )
+                yield Output(
+                    rejected(raw_readings, classified).coalesce(tasks), "rejected_readings"
+                )
+                yield Output(shapes.coalesce(tasks), "load_shapes")
                 by_method = estimates.groupBy("method").count().collect()
                 yield Output(
-                    gap_estimates(estimates, params),
+                    gap_estimates(estimates, params).coalesce(tasks),
                     "gap_estimates",
                     metadata={
                         "history_days_published": len(history_days),

@@ -62,6 +62,18 @@ def test_reconciliation_holds_exactly_in_parquet_and_postgres(week, pg_url):
         )
 
 
+def test_the_cleaning_writes_one_file_a_day_for_a_small_run(week):
+    """One writing task for each million rows: the week's days (a few thousand readings each)
+    are one file apiece, which every later scan opens."""
+    from energy_assets.storage.parquet_io import parquet_files
+
+    _, lake, _, _ = week
+    for asset in ("cleaned_readings", "rejected_readings", "load_shapes", "gap_estimates"):
+        days = sorted((lake / asset).glob("day=*"))
+        assert len(days) == 7, asset
+        assert all(len(parquet_files(day)) == 1 for day in days), asset
+
+
 def test_rerunning_a_day_changes_nothing(week, pg_url):
     _, lake, schema, resources = week
     before = ds.dataset(str(lake / "cleaned_readings"), partitioning="hive").to_table()
