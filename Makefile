@@ -34,11 +34,16 @@ dagster-home: install
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 RUN_LOG = $(ENERGY_HOME)/last-run.log
+## Runs attach to a warm Spark driver JVM (`make serve`), which the first run starts and
+## warms (about a minute, once; reported apart, as PostgreSQL's start is). SPARK_SERVER=0
+## starts none (a run attaches to one that runs; `make stop` stops it).
+SPARK_SERVER ?= 1
+SERVE = $(if $(filter 1,$(SPARK_SERVER)),serve,)
 CHECKS_END = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=2))")
 
 ## Materialize every asset for DAYS simulated days from START, as one run, then summarise
 ## that run (named by the id in its log), whether it succeeded or not.
-run: doctor dagster-home
+run: doctor dagster-home $(SERVE)
 	@set -o pipefail; $(VENV)/bin/dagster asset materialize \
 		-m energy_assets.definitions --select '*' --partition-range $(START)...$(END) \
 		2>&1 | tee $(RUN_LOG); status=$$?; \
@@ -54,7 +59,7 @@ land: doctor dagster-home
 	exit $$status
 
 ## Asset checks gate a change: the whole graph for 3 days; any failed ERROR check fails this.
-checks: doctor dagster-home
+checks: doctor dagster-home $(SERVE)
 	@set -o pipefail; $(VENV)/bin/dagster asset materialize \
 		-m energy_assets.definitions --select '*' --partition-range $(START)...$(CHECKS_END) \
 		2>&1 | tee $(RUN_LOG); status=$$?; \
@@ -98,9 +103,11 @@ test: doctor
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-## A warm Spark driver JVM that later runs attach to, one at a time (spark_server.py).
+## A warm Spark driver JVM that later runs attach to, one at a time (spark_server.py); when it
+## cannot start, runs start their own.
 serve: doctor
-	@$(PY) -m energy_assets.storage.spark_server start
+	@$(PY) -m energy_assets.storage.spark_server start \
+		|| echo "energy_assets: no Spark server; the run starts a Spark JVM of its own."
 
 ## Stop the embedded PostgreSQL server and the Spark server.
 stop:

@@ -116,6 +116,17 @@ def check_lines(instance, run_id: str) -> list[CheckLine]:
     return lines
 
 
+def took(instance, run) -> str:
+    """`` in N s``: how long the run took from its start to its end (the servers' start, made
+    before it, not counted); empty when that is not known."""
+    if run is None:
+        return ""
+    stats = instance.get_run_stats(run.run_id)
+    if not (stats.start_time and stats.end_time):
+        return ""
+    return f" in {stats.end_time - stats.start_time:.1f} s"
+
+
 def print_checks(lines: list[CheckLine]) -> None:
     """Print the checks grouped by kind, each with its reason."""
     counts = {
@@ -160,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     run = the_run(instance, run_id_from_log(args.run_log) if args.run_log else None)
     lines = check_lines(instance, run.run_id) if run else []
     status = run.status.value if run else None
-    print(f"\nRun {run.run_id if run else '(none)'}: {status}; ", end="")
+    print(f"\nRun {run.run_id if run else '(none)'}: {status}{took(instance, run)}; ", end="")
     print_checks(lines)
     if any(c.kind == "not judged" for c in lines):
         print(

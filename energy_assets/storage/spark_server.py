@@ -1,20 +1,21 @@
 """A Spark driver JVM that outlives a run, as the embedded PostgreSQL server does.
 
-A small run (``make run``: 67k readings) spent most of its minute starting a JVM and warming
-it: every query's first run in a JVM pays class loading, Janino's compilation of the generated
-code and the JIT, and the same cleaning queries took 27.5 s in a new JVM against 9 s in one that
-had run them before. ``python -m energy_assets.storage.spark_server start`` (``make serve``, an
-opt-in) starts a driver JVM under ``ENERGY_HOME``, warms it with a small run of the cleaning and
-the aggregates, and keeps it; a Dagster run's Spark resource then attaches to it through
-PySpark's gateway (``PYSPARK_GATEWAY_PORT``) instead of starting its own, makes its own
-``SparkContext`` in it and stops that context when the run's process exits. The compiled code
-and the generated classes stay in the JVM for the next run.
+A small run (``make run``: 67k readings) spent most of its time starting a JVM and warming it:
+every query's first runs in a JVM pay class loading, Janino's compilation of the generated code
+and the JIT. ``python -m energy_assets.storage.spark_server start`` (``make serve``, which
+``make run`` and ``make checks`` call first) starts a driver JVM under ``ENERGY_HOME``, warms it
+by running the graph's Spark steps on a small neighbourhood (:mod:`warm_up`), and keeps it; a
+Dagster run's Spark resource then attaches to it through PySpark's gateway
+(``PYSPARK_GATEWAY_PORT``) instead of starting its own, makes its own ``SparkContext`` in it and
+stops that context when the run's process exits. The compiled code and the generated classes
+stay in the JVM for the next run.
 
 One run at a time: a run holds an exclusive lock on the server while it is attached; a run that
 finds the lock taken, or the server started with other JVM settings (master, driver memory,
-jars, JVM options), starts a JVM of its own as before. A run killed before it stopped its
-context leaves it active; the next run to take the lock stops it first. The gateway listens on
-127.0.0.1 and needs the secret in the state file, which only the owner can read.
+jars, JVM options) or another ``PYTHONPATH`` for its workers, starts a JVM of its own. A run
+killed before it stopped its context leaves it active; the next run to take the lock stops it
+first. The gateway listens on 127.0.0.1 and needs the secret in the state file, which only the
+owner can read.
 """
 
 from __future__ import annotations
@@ -54,9 +55,16 @@ class SparkServerError(RuntimeError):
     """The Spark server did not start."""
 
 
+#: The environment a JVM hands its Python workers: where they import the project from.
+WORKER_ENVIRONMENT = ("PYTHONPATH",)
+
+
 def jvm_key(config: dict[str, str]) -> str:
-    """The JVM-level part of a session's settings, as one comparable string."""
-    return json.dumps({k: config.get(k, "") for k in JVM_SETTINGS}, sort_keys=True)
+    """The JVM-level part of a session's settings and the workers' environment, as one
+    comparable string: a run whose key differs starts a JVM of its own."""
+    key = {k: config.get(k, "") for k in JVM_SETTINGS}
+    key.update({k: os.environ.get(k, "") for k in WORKER_ENVIRONMENT})
+    return json.dumps(key, sort_keys=True)
 
 
 def _state_path(home: Path) -> Path:
@@ -154,15 +162,14 @@ def is_attached() -> bool:
 
 
 def _warm_up(home: Path, config: dict[str, str]) -> None:
-    """Run a small cleaning and aggregation in the server's JVM, then stop its context."""
-    from energy_assets.storage.jvm_archive import small_run
-    from energy_assets.storage.spark import start_session
+    """Run the graph's Spark steps on a small neighbourhood in the server's JVM
+    (:mod:`energy_assets.storage.warm_up`), then stop the warm-up's context."""
+    from energy_assets.storage.warm_up import warm_graph
 
     if not attach(home, config, warming=True):
         raise SparkServerError("The warm-up could not attach to the Spark server it started.")
-    session = start_session({**config, "spark.ui.enabled": "false"})
-    small_run(session)
-    session.stop()
+    warm_graph(config["spark.master"])
+    _stop_context()
 
 
 def _serve(home: Path, config: dict[str, str]) -> None:
