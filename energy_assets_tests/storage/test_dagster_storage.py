@@ -1,5 +1,7 @@
 """Dagster's own storage (runs, events, schedules) on the project's PostgreSQL."""
 
+import re
+
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -7,6 +9,7 @@ from psycopg import sql
 
 from energy_assets.instance import ProjectStorage
 from energy_assets.storage.embedded import dagster_url, with_database
+from energy_assets.summary import took
 
 DATABASE = "storage_pool_test"
 
@@ -63,5 +66,8 @@ def test_a_run_stored_through_pooled_connections(storage, pg_url, monkeypatch):
     with instance_for_test(overrides={"storage": storage_config}) as instance:
         result = materialize([one], instance=instance)
         assert result.success
-        assert instance.get_run_by_id(result.run_id).is_success
+        run = instance.get_run_by_id(result.run_id)
+        assert run.is_success
         assert instance.get_latest_materialization_event(one.key) is not None
+        # The summary of `make run` says how long the run took, from its stored start and end.
+        assert re.fullmatch(r" in \d+\.\d s", took(instance, run))
