@@ -58,6 +58,7 @@ from energy_assets.assets.models import (
 )
 from energy_assets.assets.simulation import houses, simulated_meters
 from energy_assets.cleaning.estimation import HISTORY_DAYS
+from energy_assets.partitions import range_tags
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.parquet_io import ParquetIOManager
@@ -114,10 +115,7 @@ def main() -> None:
             consumption_anomalies,
         ],
         resources=resources,
-        tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
-        },
+        tags=range_tags(start.isoformat(), end.isoformat()),
     )
     wall = time.perf_counter() - t0
     # The estimates after the warm-up, as the anomalies are judged: the gaps of houses with the

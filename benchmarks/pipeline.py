@@ -393,6 +393,7 @@ def measure(args: argparse.Namespace) -> RunFigures:
     from energy_assets.assets.warehouse import RAW
     from energy_assets.cleaning.rules import CleaningParams
     from energy_assets.definitions import defs
+    from energy_assets.partitions import range_tags
     from energy_assets.resources import SimulationResource
     from energy_assets.storage.lake import LakeResource
     from energy_assets.storage.parquet_io import ParquetIOManager
@@ -430,10 +431,7 @@ def measure(args: argparse.Namespace) -> RunFigures:
             assets,
             resources=resources,
             instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": start.isoformat(),
-                "dagster/asset_partition_range_end": end.isoformat(),
-            },
+            tags=range_tags(start.isoformat(), end.isoformat()),
         )
     figures.wall = time.perf_counter() - t0
     sampler.running = False

@@ -12,7 +12,7 @@ import sys
 
 from dagster import DagsterInstance, Definitions, build_sensor_context, materialize
 
-from energy_assets.sensors import RANGE_END, RANGE_START
+from energy_assets.partitions import RANGE_END, RANGE_START
 from energy_assets.settings import SettingsError, load_settings
 
 

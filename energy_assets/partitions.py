@@ -35,6 +35,16 @@ def day_time_zone(simulation: SimulationSettings) -> str:
 #: A range of days is one run and one Spark job, not one run per day.
 single_run = BackfillPolicy.single_run()
 
+#: The tags that make a run of a range of days (one run, as ``single_run`` backfills are).
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def range_tags(start: str, end: str) -> dict[str, str]:
+    """The tags of a run of the days ``start..end`` (ISO dates, inclusive)."""
+    return {RANGE_START: start, RANGE_END: end}
+
+
 #: Downstream assets follow new simulated days: Dagster's eager condition without its
 #: "latest time window only" clause, which would compare simulated days with today's date.
 follows_upstream = AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())

@@ -31,7 +31,7 @@ from dagster import (
 
 from energy_assets.assets.landing import REGISTRY_KEY, LandingResource
 from energy_assets.landing.ledger import Intake, take_in
-from energy_assets.partitions import simulated_days
+from energy_assets.partitions import range_tags, simulated_days
 from energy_assets.settings import load_settings
 from energy_assets.storage.lake import LakeResource
 
@@ -108,8 +108,6 @@ followers = AutomationConditionSensorDefinition(
 
 LANDING_TAG = "energy/landing"
 LANDING_BATCH_TAG = "energy/landing_batch"
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 #: A batch of files whose run failed this many times is left for a person to look at.
 LANDING_TRIES = 3
 IN_PROGRESS = [
@@ -166,7 +164,7 @@ def landing_requests(
     return [
         RunRequest(
             asset_selection=selection,
-            tags={LANDING_TAG: "1", LANDING_BATCH_TAG: batch, RANGE_START: a, RANGE_END: b},
+            tags={LANDING_TAG: "1", LANDING_BATCH_TAG: batch, **range_tags(a, b)},
         )
         for a, b in intake.ranges
     ]

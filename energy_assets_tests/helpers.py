@@ -5,14 +5,12 @@ from pathlib import Path
 
 from dagster import DagsterInstance, materialize
 
+from energy_assets.partitions import range_tags
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.lake import LakeResource
 from energy_assets.storage.parquet_io import ParquetIOManager
 from energy_assets.storage.postgres_io import PostgresIOManager, PostgresResource
 from energy_assets.storage.spark import SparkResource
-
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 def project_resources(lake_dir: Path, pg_url: str, schema: str, **simulation: object) -> dict:
@@ -47,7 +45,7 @@ def materialize_range(
         resources=resources,
         selection=selection,
         instance=instance,
-        tags={RANGE_START: start, RANGE_END: end},
+        tags=range_tags(start, end),
         raise_on_error=raise_on_error,
     )
 
