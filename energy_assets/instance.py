@@ -48,7 +48,7 @@ class ProjectStorage(DagsterPostgresStorage):
     def __init__(self, postgres_url: str, inst_data=None) -> None:
         super().__init__(postgres_url=postgres_url, inst_data=inst_data)
         # Dagster's own switch to pooled connections; no statement timeout (0), as without it.
-        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
+        for storage in (self.run_storage, self.event_log_storage, self.schedule_storage):
             storage.optimize_for_webserver(
                 statement_timeout=0, pool_recycle=POOL_RECYCLE_S, max_overflow=POOL_OVERFLOW
             )

@@ -164,11 +164,12 @@ def is_attached() -> bool:
 def _warm_up(home: Path, config: dict[str, str]) -> None:
     """Run the graph's Spark steps on a small neighbourhood in the server's JVM
     (:mod:`energy_assets.storage.warm_up`), then stop the warm-up's context."""
+    from energy_assets.settings import load_settings
     from energy_assets.storage.warm_up import warm_graph
 
     if not attach(home, config, warming=True):
         raise SparkServerError("The warm-up could not attach to the Spark server it started.")
-    warm_graph(config["spark.master"])
+    warm_graph(load_settings())
     _stop_context()
 
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from energy_assets.settings import Settings
 
 #: The neighbourhood of each pass over the graph: a small one takes every path of the cleaning
 #: (gaps estimated from a history of several days, faults of every kind) in seconds; the second,
@@ -20,52 +24,41 @@ import tempfile
 #: a start took 22-30 s, later ones 20.5-23.5 s).
 WARM_UP_HOUSES = (20, 100)
 WARM_UP_DAYS = 7
+#: Groups the warm-up leaves out: the warehouse loads (PostgreSQL, not Spark) and the notebook.
+SKIPPED_GROUPS = ("warehouse", "reports")
 
 
-def warm_up_assets() -> list:
-    """The simulated graph's assets that run Spark or read its frames: not the warehouse's
-    (PostgreSQL) nor the notebook's, whatever source this environment's runs take."""
-    from energy_assets.assets.analytics import daily_aggregates
-    from energy_assets.assets.cleaning import build_vee
-    from energy_assets.assets.evaluation import cleaning_evaluation
-    from energy_assets.assets.models import build_consumption_anomalies, household_classifier
-    from energy_assets.assets.simulation import houses, simulated_meters
+def warm_up_assets(settings: Settings) -> list:
+    """The simulated graph's assets (built as the definitions build them) but the warehouse
+    loads and the notebook: every step that runs Spark or reads its frames."""
+    from energy_assets.definitions import build_definitions
 
+    defs = build_definitions(replace(settings, source="simulator", landing_dir=None))
     return [
-        houses,
-        simulated_meters,
-        build_vee(landed=False),
-        cleaning_evaluation,
-        daily_aggregates,
-        household_classifier,
-        build_consumption_anomalies(landed=False),
+        a
+        for a in defs.assets
+        if not any(group in SKIPPED_GROUPS for group in a.group_names_by_key.values())
     ]
 
 
-def warm_graph(master: str, passes: tuple[int, ...] = WARM_UP_HOUSES) -> None:
-    """Materialize :func:`warm_up_assets` once for each neighbourhood size of ``passes``, each
-    into its own scratch folder, in this process's Spark session (the server's, once attached)."""
+def warm_graph(settings: Settings, passes: tuple[int, ...] = WARM_UP_HOUSES) -> None:
+    """Materialize :func:`warm_up_assets` once for each neighbourhood size of ``passes``, with
+    the resources ``settings`` give a run, each pass into its own scratch folder, in this
+    process's Spark session (the server's, once attached)."""
     from dagster import DagsterInstance, materialize
 
     from energy_assets.partitions import range_tags
-    from energy_assets.resources import SimulationResource
-    from energy_assets.storage.lake import LakeResource
-    from energy_assets.storage.parquet_io import ParquetIOManager
-    from energy_assets.storage.spark import SparkResource
+    from energy_assets.resources import build_resources
 
-    start = dt.date(2024, 1, 1)
+    # The first days the partitions have: the warm-up runs whatever range the environment sets.
+    start = dt.date.fromisoformat(settings.sim_start)
     end = start + dt.timedelta(days=WARM_UP_DAYS - 1)
-    spark = SparkResource(master=master, ui=False)
-    assets = warm_up_assets()
+    simulated = replace(settings, source="simulator", landing_dir=None)
+    assets = warm_up_assets(simulated)
     for houses in passes:
         with tempfile.TemporaryDirectory(prefix="energy-warm-up-") as scratch:
-            lake = LakeResource(data_dir=scratch)
-            resources = {
-                "spark": spark,
-                "lake": lake,
-                "simulation": SimulationResource(houses=houses),
-                "parquet_io_manager": ParquetIOManager(lake=lake, spark=spark),
-            }
+            scratch_settings = replace(simulated, houses=houses, data_dir=Path(scratch))
+            resources = build_resources(scratch_settings)
             # A failed step raises here, and the server's log says which.
             with DagsterInstance.ephemeral() as instance:
                 materialize(

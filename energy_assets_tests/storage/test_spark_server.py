@@ -74,9 +74,10 @@ def test_a_run_finding_the_server_busy_starts_its_own_jvm(server):
 def test_the_warm_up_runs_every_spark_step_of_the_graph_but_the_warehouse_loads():
     """A step left out of the warm-up would pay its first queries in every first run."""
     from energy_assets.definitions import defs
+    from energy_assets.settings import load_settings
     from energy_assets.storage.warm_up import warm_up_assets
 
-    warmed = {k for a in warm_up_assets() for k in a.keys}
+    warmed = {k for a in warm_up_assets(load_settings()) for k in a.keys}
     spark_steps = {
         k
         for a in defs.assets
