@@ -52,12 +52,15 @@ class MemorySampler(threading.Thread):
         self.me = psutil.Process()
         self.peak_self = 0
         self.peak_jvm = 0
+        self.samples: list[tuple[float, int]] = []  # (time, this process's resident bytes)
         self.running = True
 
     def run(self) -> None:
         while self.running:
             try:
-                self.peak_self = max(self.peak_self, self.me.memory_info().rss)
+                rss = self.me.memory_info().rss
+                self.samples.append((time.time(), rss))
+                self.peak_self = max(self.peak_self, rss)
                 jvm = sum(
                     c.memory_info().rss
                     for c in self.me.children(recursive=True)
@@ -85,6 +88,18 @@ def step_seconds(result) -> dict[str, float]:
         e.step_key: e.event_specific_data.duration_ms / 1000
         for e in result.all_events
         if e.event_type_value == "STEP_SUCCESS"
+    }
+
+
+def step_peaks(result, samples: list[tuple[float, int]]) -> dict[str, float]:
+    """The Dagster process's peak resident memory (GiB) while each step ran."""
+    spans: dict[str, list[float]] = {}
+    for e in result.all_events:
+        if e.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+            spans.setdefault(e.step_key, []).append(e.timestamp)
+    return {
+        key: max((rss for t, rss in samples if min(ts) <= t <= max(ts)), default=0) / 2**30
+        for key, ts in spans.items()
     }
 
 
@@ -188,6 +203,7 @@ class RunFigures:
     steps: dict[str, float] = field(default_factory=dict)
     peak_self_gib: float = 0.0
     peak_jvm_gib: float = 0.0
+    step_peak_gib: dict[str, float] = field(default_factory=dict)
     parquet_s: float = 0.0
     duck_s: float = 0.0
     copy_raw: dict = field(default_factory=dict)
@@ -287,6 +303,8 @@ def run_table(f: RunFigures, title: str) -> list[str]:
         "",
         f"Peak memory: Dagster process {f.peak_self_gib:.2f} GiB; Spark driver JVM"
         f" {f.peak_jvm_gib:.2f} GiB (driver memory setting {f.driver_memory}).",
+        "Dagster process's peak while each step ran (GiB): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(f.step_peak_gib.items())),
         "",
         "Other steps (seconds): "
         + ", ".join(f"{k} {v:.1f}" for k, v in sorted(f.steps.items()) if k not in NAMED_STEPS),
@@ -440,6 +458,7 @@ def measure(args: argparse.Namespace) -> RunFigures:
     figures.steps = step_seconds(result)
     figures.peak_self_gib = sampler.peak_self / 2**30
     figures.peak_jvm_gib = sampler.peak_jvm / 2**30
+    figures.step_peak_gib = step_peaks(result, sampler.samples)
 
     def rows(asset: str) -> int:
         return ds.dataset(
@@ -453,7 +472,9 @@ def measure(args: argparse.Namespace) -> RunFigures:
         f" {figures.raw:,} raw and {figures.cleaned:,} cleaned readings; peak memory: Dagster"
         f" process {figures.peak_self_gib:.2f} GiB, Spark driver JVM"
         f" {figures.peak_jvm_gib:.2f} GiB;"
-        f" steps (s): {json.dumps({k: round(v, 1) for k, v in sorted(figures.steps.items())})}",
+        f" steps (s): {json.dumps({k: round(v, 1) for k, v in sorted(figures.steps.items())})};"
+        " Dagster process's peak by step (GiB):"
+        f" {json.dumps({k: round(v, 2) for k, v in sorted(figures.step_peak_gib.items())})}",
         flush=True,
     )
 

@@ -246,3 +246,40 @@ def test_a_read_takes_the_schema_spark_would_infer_from_the_footer(spark, tmp_pa
         read = spark_read(spark, [file])
         assert read.schema == inferred.schema
         assert sorted(map(str, read.collect())) == sorted(map(str, inferred.collect()))
+
+
+def test_a_days_read_takes_each_files_day_from_its_folder(spark, tmp_path):
+    """A read of published days carries each file's day as Spark's partition value (a filter on
+    it prunes files, no expression a row), also where one day is still in the folder layout of
+    an earlier version of the store."""
+    import shutil
+
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DateType
+
+    from energy_assets.storage.folders import resolve
+    from energy_assets.storage.parquet_io import day_dir, spark_read_days, write_spark_days
+
+    days = [dt.date(2024, 3, 9), dt.date(2024, 3, 10), dt.date(2024, 3, 11)]
+    frame = spark.createDataFrame(
+        [(f"H{h}", d, float(h + k)) for k, d in enumerate(days) for h in range(3)],
+        "house_id string, day date, consumption_kwh double",
+    )
+    asset_dir = tmp_path / "readings"
+    write_spark_days(frame, asset_dir, days, None)
+    # The last day as an earlier version of the store left it: a plain folder, not a link.
+    legacy = day_dir(asset_dir, days[-1])
+    version = resolve(legacy)
+    legacy.unlink()
+    shutil.copytree(version, legacy)
+
+    read = spark_read_days(spark, asset_dir, days)
+    assert read.schema["day"].dataType == DateType()
+    assert sorted(map(tuple, read.select("house_id", "day", "consumption_kwh").collect())) == (
+        sorted(map(tuple, frame.collect()))
+    )
+    one_day = spark_read_days(spark, asset_dir, days[:2]).where(F.col("day") == days[1])
+    plan = one_day._jdf.queryExecution().executedPlan().toString()
+    assert "PartitionFilters: [isnotnull(day" in plan, plan
+    assert "file_path" not in plan, plan
+    assert one_day.count() == 3
