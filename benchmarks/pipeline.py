@@ -91,12 +91,13 @@ def step_seconds(result) -> dict[str, float]:
     }
 
 
-def step_peaks(result, samples: list[tuple[float, int]]) -> dict[str, float]:
+def step_peaks(instance, run_id: str, samples: list[tuple[float, int]]) -> dict[str, float]:
     """The Dagster process's peak resident memory (GiB) while each step ran."""
     spans: dict[str, list[float]] = {}
-    for e in result.all_events:
-        if e.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
-            spans.setdefault(e.step_key, []).append(e.timestamp)
+    for entry in instance.all_logs(run_id):
+        e = entry.dagster_event
+        if e is not None and e.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+            spans.setdefault(e.step_key, []).append(entry.timestamp)
     return {
         key: max((rss for t, rss in samples if min(ts) <= t <= max(ts)), default=0) / 2**30
         for key, ts in spans.items()
@@ -451,14 +452,14 @@ def measure(args: argparse.Namespace) -> RunFigures:
             instance=instance,
             tags=range_tags(start.isoformat(), end.isoformat()),
         )
-    figures.wall = time.perf_counter() - t0
-    sampler.running = False
-    sampler.join()
+        figures.wall = time.perf_counter() - t0
+        sampler.running = False
+        sampler.join()
+        figures.step_peak_gib = step_peaks(instance, result.run_id, sampler.samples)
     figures.success = result.success
     figures.steps = step_seconds(result)
     figures.peak_self_gib = sampler.peak_self / 2**30
     figures.peak_jvm_gib = sampler.peak_jvm / 2**30
-    figures.step_peak_gib = step_peaks(result, sampler.samples)
 
     def rows(asset: str) -> int:
         return ds.dataset(
@@ -478,6 +479,9 @@ def measure(args: argparse.Namespace) -> RunFigures:
         flush=True,
     )
 
+    if getattr(args, "no_peers", False):
+        shutil.rmtree(work, ignore_errors=True)
+        return figures
     # Peers, on the same rows, after the run (their memory is not the pipeline's). The Parquet
     # write goes a day at a time: a week of raw readings in memory at once is 20 GB.
     session = spark.session
@@ -558,6 +562,9 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=2)
     ap.add_argument("--driver-memory", default="4g")
     ap.add_argument("--jdbc", action="store_true", help="also time Spark's JDBC writer")
+    ap.add_argument(
+        "--no-peers", action="store_true", help="the run's own figures only (with --json)"
+    )
     ap.add_argument("--json", help="write the figures here instead of RESULTS.md (--sizes does)")
     ap.add_argument("--results", default=str(Path(__file__).with_name("RESULTS.md")))
     args = ap.parse_args()

@@ -421,24 +421,33 @@ def macro_f1_rows(y: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return np.nanmean(np.vstack(f1), axis=0)
 
 
+#: Rows of shuffled copies predicted in one call: a few calls for thousands of held-out houses
+#: (all copies at once held ~0.6 GB of feature matrices for 3,000), one for a small run's.
+PERMUTED_ROWS_PER_CALL = 50_000
+
+
 def permutation_importances(
     pipeline: Pipeline, x: np.ndarray, y: np.ndarray, seed: int, repeats: int = 3
 ) -> np.ndarray:
     """How much macro-F1 falls when one feature's column is shuffled (mean of ``repeats``).
 
-    scikit-learn's ``permutation_importance``, with every shuffled copy predicted in one call:
-    its one prediction a copy (a feature times a repeat) took nine tenths of the classifier's
-    time on a 100-house run.
+    scikit-learn's ``permutation_importance``, with the shuffled copies predicted many to a
+    call: its one prediction a copy (a feature times a repeat) took nine tenths of the
+    classifier's time on a 100-house run.
     """
     rng = np.random.default_rng(seed)
     n, k = x.shape
-    copies = np.repeat(x[None], k * repeats, axis=0)
-    for j in range(k):
-        for r in range(repeats):
-            copies[j * repeats + r, :, j] = x[rng.permutation(n), j]
-    predicted = pipeline.predict(copies.reshape(-1, k)).reshape(k * repeats, n)
+    shuffles = [(j, rng.permutation(n)) for j in range(k) for _ in range(repeats)]
+    per_call = max(1, PERMUTED_ROWS_PER_CALL // max(n, 1))
+    predicted = []
+    for first in range(0, len(shuffles), per_call):
+        batch = shuffles[first : first + per_call]
+        copies = np.repeat(x[None], len(batch), axis=0)
+        for c, (j, order) in enumerate(batch):
+            copies[c, :, j] = x[order, j]
+        predicted.append(pipeline.predict(copies.reshape(-1, k)).reshape(len(batch), n))
     base = macro_f1_rows(y, pipeline.predict(x)[None])[0]
-    return base - macro_f1_rows(y, predicted).reshape(k, repeats).mean(axis=1)
+    return base - macro_f1_rows(y, np.vstack(predicted)).reshape(k, repeats).mean(axis=1)
 
 
 def evaluate(

@@ -451,3 +451,25 @@ def test_permutation_importances_agree_with_scikit_learns():
     # Different shuffles, the same measure: the same leading feature, close values.
     assert ours.max() > 0.3 and np.argmax(ours) == np.argmax(theirs)
     assert np.abs(ours - theirs).max() < 0.05
+
+
+def test_permutation_importances_are_the_same_predicted_in_batches(monkeypatch):
+    """The shuffled copies predicted a few at a time (bounded memory for thousands of houses)
+    score as predicted all at once."""
+    from energy_assets.analytics import classifier
+    from energy_assets.analytics.classifier import FEATURES, permutation_importances
+
+    daily, profiles = synthetic_neighbourhood()
+    trained = train_classifier(
+        household_features(daily), profiles, ClassifierParams(), START, (START, START)
+    )
+    features = household_features(daily).loc[trained.test_houses, list(FEATURES)].to_numpy(float)
+    y = profiles[trained.test_houses].to_numpy(object)
+    at_once = permutation_importances(trained.pipeline, features, y, seed=3)
+    monkeypatch.setattr(classifier, "PERMUTED_ROWS_PER_CALL", len(y) * 2)
+    calls = []
+    predict = trained.pipeline.predict
+    monkeypatch.setattr(trained.pipeline, "predict", lambda x: calls.append(len(x)) or predict(x))
+    in_batches = permutation_importances(trained.pipeline, features, y, seed=3)
+    assert max(calls) <= len(y) * 2 and len(calls) > len(FEATURES)
+    np.testing.assert_array_equal(at_once, in_batches)
