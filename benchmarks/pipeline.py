@@ -479,7 +479,7 @@ def measure(args: argparse.Namespace) -> RunFigures:
         flush=True,
     )
 
-    if getattr(args, "no_peers", False):
+    if args.no_peers:
         shutil.rmtree(work, ignore_errors=True)
         return figures
     # Peers, on the same rows, after the run (their memory is not the pipeline's). The Parquet

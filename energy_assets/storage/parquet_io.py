@@ -15,6 +15,7 @@ import json
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -343,19 +344,16 @@ def spark_read_files(session: Any, files_by_day: dict[str, list[Path]]) -> Any:
     The day is Spark's partition value of the file's ``day=`` folder, a constant per file: a
     value parsed from every row's file path cost a regular expression a row (a week's sums
     check took 4x as long as its aggregate)."""
+    from pyspark.sql import DataFrame
     from pyspark.sql import functions as F
 
     by_base: dict[Path, list[Path]] = {}
-    for files_of_day in files_by_day.values():
-        for file in files_of_day:
-            by_base.setdefault(day_base(Path(file)), []).append(Path(file))
+    for file in map(Path, (f for files_of_day in files_by_day.values() for f in files_of_day)):
+        by_base.setdefault(day_base(file), []).append(file)
     # Folders of an earlier layout beside versioned ones are read apart: Spark's discovery
     # wants one base per read.
     frames = [spark_read(session, files, base) for base, files in by_base.items()]
-    frame = frames[0]
-    for other in frames[1:]:
-        frame = frame.unionByName(other)
-    return frame.withColumn(DAY, F.col(DAY).cast("date"))
+    return reduce(DataFrame.unionByName, frames).withColumn(DAY, F.col(DAY).cast("date"))
 
 
 def read_arrow_days(asset_dir: Path, days: Sequence[str]) -> pa.Table:
