@@ -81,31 +81,36 @@ def household_features(daily: pd.DataFrame, traits: pd.DataFrame | None = None) 
     if daily.empty:
         return pd.DataFrame(columns=FEATURES, index=pd.Index([], name="house_id"), dtype=float)
     d = daily.assign(weekend=is_weekend(daily["day"]))
-    g = d.groupby("house_id", sort=True)
-    mean_kwh = g["total_kwh"].mean()
+    median_kwh = d.groupby("house_id")["total_kwh"].transform("median")
+    relative = d["total_kwh"] / median_kwh.replace(0.0, np.nan)
+    low, high = TYPICAL_DAY_RANGE
+    typical = (relative >= low) & (relative <= high)
+    # Every feature but the window's mean and its shares of unusual days is read from the
+    # house's typical days: one day of an appliance left on (up to 45 kWh) had lifted a small
+    # home's night, base load, peaks and weather fit so far that its annual energy came out
+    # several times too high. A house with no typical day (its median day used nothing) keeps
+    # all its days.
+    usual = d[typical | ~typical.groupby(d["house_id"]).transform("any")]
+    everything = d.groupby("house_id", sort=True)["total_kwh"]
+    mean_kwh = everything.mean()
+    g = usual.groupby("house_id", sort=True)
+    typical_kwh = g["total_kwh"].mean().reindex(mean_kwh.index)
     hourly = g[list(HOURLY_COLUMNS)].sum()
     # Rounded: shares below a millionth are float noise, and scaling would blow noise up.
     shape = hourly.div(hourly.sum(axis=1).replace(0.0, np.nan), axis=0).fillna(1 / 24).round(6)
     shape.columns = list(SHAPE_COLUMNS)
 
-    median_kwh = g["total_kwh"].median()
-    relative = d["total_kwh"] / d["house_id"].map(median_kwh).replace(0.0, np.nan)
-    low, high = TYPICAL_DAY_RANGE
-    typical = d[(relative >= low) & (relative <= high)]
-    typical_kwh = typical.groupby("house_id")["total_kwh"].mean().reindex(mean_kwh.index)
-    typical_kwh = typical_kwh.fillna(median_kwh)
-
-    weekend_mean = d[d["weekend"]].groupby("house_id")["total_kwh"].mean()
-    weekday_mean = d[~d["weekend"]].groupby("house_id")["total_kwh"].mean()
+    weekend_mean = usual[usual["weekend"]].groupby("house_id")["total_kwh"].mean()
+    weekday_mean = usual[~usual["weekend"]].groupby("house_id")["total_kwh"].mean()
     weekend_ratio = (weekend_mean / weekday_mean).reindex(mean_kwh.index).fillna(1.0)
 
     # Weather response: daily energy on heating and cooling degree-days, one fit per house.
-    fits = fit_per_house(d, ["total_kwh"], ["hdd", "cdd"], robust_iterations=2)["total_kwh"]
+    fits = fit_per_house(usual, ["total_kwh"], ["hdd", "cdd"], robust_iterations=2)["total_kwh"]
     coef = pd.DataFrame(fits.coef, index=fits.houses, columns=["base", "heat", "cool"])
     coef = coef.reindex(mean_kwh.index)
-    baseline = coef["base"].clip(lower=0.05 * mean_kwh)
+    baseline = coef["base"].clip(lower=0.05 * typical_kwh)
 
-    mean_kw = mean_kwh / 24.0
+    typical_kw = typical_kwh / 24.0
     out = pd.DataFrame(
         {
             "mean_daily_kwh": mean_kwh,
@@ -117,12 +122,12 @@ def household_features(daily: pd.DataFrame, traits: pd.DataFrame | None = None) 
             "log_baseline_daily_kwh": np.log(baseline.clip(lower=1e-3)),
             "heating_kwh_per_dd": coef["heat"],
             "cooling_kwh_per_dd": coef["cool"],
-            "heating_sensitivity": coef["heat"] / mean_kwh,
-            "cooling_sensitivity": coef["cool"] / mean_kwh,
+            "heating_sensitivity": coef["heat"] / typical_kwh,
+            "cooling_sensitivity": coef["cool"] / typical_kwh,
             "weekend_ratio": weekend_ratio,
-            "peak_ratio": g["peak_kw"].mean() / mean_kw,
-            "base_ratio": g["base_load_kw"].mean() / mean_kw,
-            "day_to_day_cv": (g["total_kwh"].std(ddof=0) / mean_kwh).fillna(0.0),
+            "peak_ratio": g["peak_kw"].mean() / typical_kw,
+            "base_ratio": g["base_load_kw"].mean() / typical_kw,
+            "day_to_day_cv": (g["total_kwh"].std(ddof=0) / typical_kwh).fillna(0.0),
             # What a home uses whether or not anyone is busy (standby, the fridge, the night)
             # scales with its size and varies little from day to day: a steadier view of the
             # level than the days' mean, which occupancy moves by a third.

@@ -108,6 +108,25 @@ def test_typical_days_leave_out_a_vacancy_and_a_failing_appliance():
     assert f["high_day_share"] == pytest.approx(2 / 28)
 
 
+def test_a_day_of_an_appliance_left_on_moves_only_the_windows_mean_and_its_high_share():
+    # 28 days of 8-12 kWh with heating; day 20 a 2.5 kW heater left on for 16 hours (+40 kWh),
+    # on a base load of 2.7 kW. The level, shape and weather features are those of the other
+    # 27 days: they describe the house's usual use, which its profile is a band of.
+    hdd = lambda i: float(i % 5)  # noqa: E731
+    usual = lambda i: 8.0 + hdd(i)  # noqa: E731
+    left_on = lambda i: usual(i) + (40.0 if i == 20 else 0.0)  # noqa: E731
+    base = lambda i: 2.7 if i == 20 else 0.2  # noqa: E731
+    with_it = daily_rows("H1", 28, left_on, hdd=hdd, base=base)
+    without = with_it[with_it["day"] != START + dt.timedelta(days=20)]
+    f = household_features(with_it).loc["H1"]
+    g = household_features(without).loc["H1"]
+    assert f["mean_daily_kwh"] == pytest.approx(with_it["total_kwh"].mean())
+    assert f["high_day_share"] == pytest.approx(1 / 28)
+    window_wide = {"mean_daily_kwh", "log_mean_daily_kwh", "low_day_share", "high_day_share"}
+    usual_features = [c for c in FEATURES if c not in window_wide]
+    pd.testing.assert_series_equal(f[usual_features], g[usual_features], rtol=1e-9)
+
+
 def test_robust_fit_ignores_a_vacant_week_and_plain_fit_does_not():
     hdd = lambda i: float(i % 5)  # noqa: E731
     kwh = lambda i: 0.5 if 10 <= i < 17 else 8.0 + 0.5 * hdd(i)  # noqa: E731
