@@ -46,10 +46,10 @@ GROUP = "analytics"
 #: third), which is what separates houses near a profile's edge.
 CLASSIFIER_WINDOW_DAYS = 56
 CLASSIFIER_MIN_DAYS = 28
-#: A day's model on ~150 held-out houses: the season grid's cells average 0.90-0.97 over their
-#: judged days, and of their 464 judged days one fell below 0.85 (London's summer, seed 7, its
-#: first judged day, 0.843): below it, a model has gone wrong rather than met a hard window.
-MACRO_F1_FLOOR = 0.85
+#: A day's model on ~150 held-out houses: the season grid's cells average 0.948-0.982 over
+#: their judged days, and the least of their 464 judged days scored 0.919 (Santiago's summer,
+#: both seeds): below 0.90, a model has gone wrong rather than met a hard window.
+MACRO_F1_FLOOR = 0.90
 ANOMALY_PRECISION_FLOOR = 0.90
 ANOMALY_RECALL_FLOOR = 0.85
 
