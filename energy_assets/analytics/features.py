@@ -91,8 +91,8 @@ def household_features(daily: pd.DataFrame, traits: pd.DataFrame | None = None) 
     # several times too high. A house with no typical day (its median day used nothing) keeps
     # all its days.
     usual = d[typical | ~typical.groupby(d["house_id"]).transform("any")]
-    everything = d.groupby("house_id", sort=True)["total_kwh"]
-    mean_kwh = everything.mean()
+    all_days = d.groupby("house_id", sort=True)["total_kwh"]
+    mean_kwh = all_days.mean()
     g = usual.groupby("house_id", sort=True)
     typical_kwh = g["total_kwh"].mean().reindex(mean_kwh.index)
     hourly = g[list(HOURLY_COLUMNS)].sum()
