@@ -44,7 +44,8 @@ def read(data: Path, asset: str, columns: list[str] | None = None, where=None) -
 
 
 def scored_gaps(data: Path, interval_minutes: int) -> pd.DataFrame:
-    """Every estimated interval every way could estimate, with its truth, gap and neighbours."""
+    """Every estimated interval every way could estimate, with its truth, its place in its gap
+    and the gap's neighbours."""
     gaps = read(data, "gap_estimates").drop(columns="day", errors="ignore")
     truth = read(
         data,
@@ -53,9 +54,7 @@ def scored_gaps(data: Path, interval_minutes: int) -> pd.DataFrame:
         pc.field("kind") == "gap",
     )
     gaps = gaps.merge(truth, on=["house_id", "simulated_timestamp"])
-    gaps = gaps[gaps[list(WAYS)].notna().all(axis=1)].sort_values(
-        ["house_id", "simulated_timestamp"]
-    )
+    gaps = gaps.sort_values(["house_id", "simulated_timestamp"], ignore_index=True)
     step = pd.Timedelta(minutes=interval_minutes)
     ts = gaps["simulated_timestamp"]
     starts = (gaps["house_id"] != gaps["house_id"].shift()) | (ts - ts.shift() != step)
@@ -78,7 +77,9 @@ def scored_gaps(data: Path, interval_minutes: int) -> pd.DataFrame:
     for label, longest in reversed(GAP_LENGTHS[:-1]):
         lengths[gaps["gap_minutes"].to_numpy() <= longest] = label
     gaps["gap_length"] = lengths
-    return gaps
+    # Only now: a gap's place and neighbours are those of the whole gap, not of the intervals
+    # of it that every way estimated.
+    return gaps[gaps[list(WAYS)].notna().all(axis=1)]
 
 
 def learned_blend(gaps: pd.DataFrame) -> np.ndarray:
