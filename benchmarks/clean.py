@@ -211,7 +211,7 @@ def main() -> int:
     from energy_assets.simulation.houses import make_houses
     from energy_assets.simulation.on_spark import simulate_to_parquet
     from energy_assets.simulation.settings import SimulationSettings
-    from energy_assets.storage.spark import get_spark
+    from energy_assets.storage.spark import cache_compression, get_spark
 
     spark = get_spark("local[*]", ui=False, driver_memory="6g")
     print(f"machine: {os.cpu_count()} cores; one day at {args.interval} minute(s)")
@@ -239,16 +239,20 @@ def main() -> int:
 
             spark_times = []
             for _ in range(args.spark_runs):
+                compression = cache_compression(spark, raw_rows)  # as the asset sets it
                 start = time.perf_counter()
-                raw = spark.read.option("basePath", str(work / "raw")).parquet(str(work / "raw"))
-                c = classify(raw, params).persist(StorageLevel.MEMORY_AND_DISK)
-                cleaned(c, params).write.mode("overwrite").partitionBy("day").parquet(
-                    str(work / "spark_cleaned")
-                )
-                rejected(raw, c).write.mode("overwrite").partitionBy("day").parquet(
-                    str(work / "spark_rejected")
-                )
-                c.unpersist()
+                with compression:
+                    raw = spark.read.option("basePath", str(work / "raw")).parquet(
+                        str(work / "raw")
+                    )
+                    c = classify(raw, params).persist(StorageLevel.MEMORY_AND_DISK)
+                    cleaned(c, params).write.mode("overwrite").partitionBy("day").parquet(
+                        str(work / "spark_cleaned")
+                    )
+                    rejected(raw, c).write.mode("overwrite").partitionBy("day").parquet(
+                        str(work / "spark_rejected")
+                    )
+                    c.unpersist()
                 spark_times.append(time.perf_counter() - start)
 
             start = time.perf_counter()

@@ -36,7 +36,12 @@ from energy_assets.cleaning.vee import (
 from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
 from energy_assets.storage.parquet_io import DAY, ParquetIOManager
-from energy_assets.storage.spark import SparkResource, shuffle_width, writing_tasks
+from energy_assets.storage.spark import (
+    SparkResource,
+    cache_compression,
+    shuffle_width,
+    writing_tasks,
+)
 
 GROUP = "cleaning"
 RAW_TYPES = {
@@ -226,7 +231,10 @@ def build_vee(landed: bool = False):
         # Raw rows per day from the files' manifests: no scan of the readings.
         raw_by_day = {str(d): parquet_io_manager.rows_of_day(RAW, d) for d in days}
         raw_rows = sum(raw_by_day.values())
-        with shuffle_width(spark.session, raw_rows) as width:
+        with (
+            shuffle_width(spark.session, raw_rows) as width,
+            cache_compression(spark.session, raw_rows),
+        ):
             context.log.info(f"{raw_rows:,} raw readings: {width} shuffle partitions")
             classified = classify(raw_readings, params).persist(StorageLevel.MEMORY_AND_DISK)
             shapes = compute_load_shapes(classified, params).persist()

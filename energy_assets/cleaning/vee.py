@@ -161,12 +161,9 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
     late = (_epoch(F.col("ingested_at")) - _epoch(ts)) > (
         (params.interval_minutes + params.late_after_minutes) * 60
     )
-    flags = F.concat_ws(
-        ",",
-        F.when(F.col("_conflict"), F.lit("conflict_resolved")),
-        F.when(late, F.lit("late_delivery")),
-    )
-    # Only what the outputs read: the classified frame is cached, so every column costs.
+    # Only what the outputs read: the classified frame is cached, so every column costs (the
+    # flags as two booleans, not their text: building the cache's string column of a text
+    # nearly always empty cost more than the rest of the flags' work).
     return df.select(
         "house_id",
         "simulated_timestamp",
@@ -174,9 +171,19 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
         "day",
         *[f"_{v}" for v in VALUES],
         "reason",
-        flags.alias("quality_flags"),
+        "_conflict",
+        late.alias("_late"),
         "_file",
         "_row",
+    )
+
+
+def quality_flags() -> Column:
+    """A kept reading's flags as ``cleaned_readings`` stores them, from ``classify``'s columns."""
+    return F.concat_ws(
+        ",",
+        F.when(F.col("_conflict"), F.lit("conflict_resolved")),
+        F.when(F.col("_late"), F.lit("late_delivery")),
     )
 
 
@@ -340,7 +347,7 @@ def cleaned(
         "ingested_at",
         *[F.col(f"_{v}").alias(v) for v in VALUES],
         F.lit(False).alias("is_estimated"),
-        "quality_flags",
+        quality_flags().alias("quality_flags"),
         "day",
     )
     if estimates is None:

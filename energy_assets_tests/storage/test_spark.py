@@ -65,6 +65,34 @@ def test_a_steps_shuffle_width_does_not_leak_into_the_next(spark):
     assert spark.conf.get("spark.sql.shuffle.partitions") == before
 
 
+def _cached_bytes(spark, marker: str) -> int:
+    infos = spark.sparkContext._jsc.sc().getRDDStorageInfo()
+    return sum(i.memSize() + i.diskSize() for i in infos if marker in i.name())
+
+
+def test_a_small_step_caches_uncompressed_a_large_one_compressed_and_neither_leaks(spark):
+    """Spark reads the setting when the cached frame is first computed, inside the block: a
+    column of one repeated text takes a fraction of the room compressed."""
+    from pyspark.sql import functions as F
+
+    from energy_assets.storage.spark import UNCOMPRESSED_CACHE_ROWS, cache_compression
+
+    key = "spark.sql.inMemoryColumnarStorage.compressed"
+    before = spark.conf.get(key)
+    room = {}
+    for rows in (67_000, UNCOMPRESSED_CACHE_ROWS + 1):
+        with cache_compression(spark, rows) as compressed:
+            probe = spark.range(200_000).select(
+                F.lit("a reading's text").alias("compression_probe")
+            )
+            probe = probe.persist()
+            probe.count()
+            room[compressed] = _cached_bytes(spark, "compression_probe")
+            probe.unpersist(blocking=True)
+        assert spark.conf.get(key) == before
+    assert room[True] > 0 and room[True] * 10 < room[False]
+
+
 def test_a_session_maps_the_class_archive_of_its_java_and_pyspark(monkeypatch, tmp_path):
     """The driver maps the archive written for this Java and these PySpark jars, and starts
     without one (no option) when there is none, or when Java changed (another key)."""
