@@ -120,8 +120,8 @@ def writing_tasks(rows: int) -> int:
 #: Rows up to which a step caches its frames without the columnar cache's compression. The
 #: compression's statistics (a dictionary per column and batch) were a sixth of the cleaning's
 #: CPU at 2.9M readings, and it saves little on parsed readings (Spark's accounting: 68 against
-#: 53 MiB); a week of 10,000 houses at one minute (100M readings) keeps it, as it already
-#: spills the heap.
+#: 53 MiB); a week of 10,000 houses at one minute (100M readings) keeps it: uncompressed,
+#: its cache would outgrow what a 4 GB heap keeps for storage and execution.
 UNCOMPRESSED_CACHE_ROWS = 20_000_000
 
 
