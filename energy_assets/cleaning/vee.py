@@ -162,8 +162,8 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
         (params.interval_minutes + params.late_after_minutes) * 60
     )
     # Only what the outputs read: the classified frame is cached, so every column costs (the
-    # flags as two booleans, not their text: building the cache's string column of a text
-    # nearly always empty cost more than the rest of the flags' work).
+    # flags as two booleans, not their mostly empty text, whose string column the cache's
+    # statistics went through value by value: cleaned() spells them out).
     return df.select(
         "house_id",
         "simulated_timestamp",
