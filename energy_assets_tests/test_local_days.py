@@ -85,7 +85,7 @@ def test_a_clock_change_day_is_whole_from_meter_to_daily_row(
     assert set(ts.dt.tz_localize("UTC").dt.tz_convert(tz).dt.date) == {day}
 
     clean, daily = _pipeline(spark, raw, day, s)
-    counts = house_day_counts(clean, tz).toPandas()
+    counts = house_day_counts(clean).toPandas()
     assert (counts["n"] == per_day).all() and (counts["repeated"] == 0).all()
     rows = daily.toPandas().set_index("house_id")
     assert (rows["expected_intervals"] == per_day).all()

@@ -297,7 +297,7 @@ def _measure(clean: DataFrame, rej: DataFrame, params: CleaningParams):
     on a small run each is mostly waiting (planning, scheduling, a dozen small jobs), which
     overlaps; on a large one they share the cores."""
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cleaning-checks") as pool:
-        counts = pool.submit(lambda: house_day_counts(clean, params.timezone).toPandas())
+        counts = pool.submit(lambda: house_day_counts(clean).toPandas())
         reasons = pool.submit(
             lambda: rej.groupBy(DAY, "reason").agg(F.count("*").alias("n")).collect()
         )

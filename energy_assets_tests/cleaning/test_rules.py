@@ -200,8 +200,10 @@ def test_validation_doc_is_generated_from_the_rules():
 
 def test_house_day_counts_find_a_repeated_key_and_only_that(spark):
     rows = day_of({}) + day_of({}, house="H2")
-    # Seconds 0 and 32,768 share a bitmap position in different buckets: not a repeat.
+    # Off the quarter hours, and a microsecond apart: other keys (the warehouse's key has
+    # microseconds too), not repeats.
     rows.append(("H2", dt.datetime(2024, 1, 1, 9, 6, 8), None, "0.2", "12.5", "226.0"))
+    rows.append(("H2", dt.datetime(2024, 1, 1, 9, 6, 8, 1), None, "0.2", "12.5", "226.0"))
     rows.append(("H1", at(7), at(7, 9), "0.3", "12.5", "226.0"))  # H1's 07:00 twice
     df = spark.createDataFrame(rows, SCHEMA).select(
         "house_id",
@@ -209,9 +211,9 @@ def test_house_day_counts_find_a_repeated_key_and_only_that(spark):
         F.to_date("simulated_timestamp").alias("day"),
         F.lit(False).alias("is_estimated"),
     )
-    counts = {r["house_id"]: r for r in house_day_counts(df, "UTC").collect()}
+    counts = {r["house_id"]: r for r in house_day_counts(df).collect()}
     assert (counts["H1"]["n"], counts["H1"]["repeated"]) == (25, 1)
-    assert (counts["H2"]["n"], counts["H2"]["repeated"]) == (25, 0)
+    assert (counts["H2"]["n"], counts["H2"]["repeated"]) == (26, 0)
 
 
 def test_rejected_rows_from_parquet_keep_their_text_once_each(spark, tmp_path):
