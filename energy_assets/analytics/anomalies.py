@@ -10,7 +10,9 @@ invent a heating slope, and a term a house does have is not left out.
 
 Three channels are scored against the same model: the day's energy, its night-time base load
 (steady in a healthy home; up when an appliance fails, down when the meter is bypassed) and its
-*activity* (energy above the base: near nothing when the house is empty). The fit is robust (a
+*activity* (energy above the base: near nothing when the house is empty). A fall of energy and
+base load together that holds for five days is a finding even where no single day stands out
+(a bypassed meter in a small home whose nights vary by a third). The fit is robust (a
 median start, then Tukey-bisquare weights shared by the channels), so a fortnight of vacancy in
 the history does not drag the baseline down.
 
@@ -111,6 +113,13 @@ class BaselineParams:
     # alone is a heating season ending, not a bypass).
     base_ratio_low: float = 0.55
     bypass_energy_ratio: float = 0.7
+    # A bypass lasts days, a noisy home's low day does not: over the scored day and the days
+    # before it, the median ratios of energy and base load to expected are both this low, and
+    # the scored day's own ratios below held_day_ratio (the day after a bypass is judged alone).
+    held_days: int = 5
+    held_energy_ratio: float = 0.6
+    held_base_ratio: float = 0.6
+    held_day_ratio: float = 0.8
     # An empty house: little energy, next to no activity above the base, no peak to speak of.
     # Its peak above the base is a few per cent of the usual (the fridge's compressor); a day
     # that someone spent mostly out still boils a kettle: on the season grid the vacancies' peak
@@ -296,6 +305,34 @@ def _beyond_window(today: pd.DataFrame, base: Baseline, params: BaselineParams) 
     return beyond & (pos >= 0)
 
 
+def _recent_ratios(
+    today: pd.DataFrame, history: pd.DataFrame, base: Baseline, params: BaselineParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per house-day of ``today``: the median ratio to expected of the energy and of the base
+    load over the scored day and the ``held_days - 1`` days before it (NaN unless all of
+    them are there and complete), each day judged by today's baseline."""
+    day = today["day"].iloc[0]
+    first = day - dt.timedelta(days=params.held_days - 1)
+    recent = history[
+        (history["day"] >= first)
+        & (history["completeness"] >= params.min_completeness)
+        & history["house_id"].isin(today["house_id"])
+    ]
+    recent = pd.concat([recent, today], ignore_index=True)
+    ratios = pd.DataFrame(
+        {
+            "house_id": recent["house_id"].to_numpy(),
+            "e": _channel(recent, base, "total_kwh", params)[3],
+            "b": _channel(recent, base, "base_load_kw", params)[3],
+        }
+    )
+    by_house = ratios.groupby("house_id")
+    med = by_house[["e", "b"]].median()
+    med[by_house.size() < params.held_days] = np.nan
+    med = med.reindex(today["house_id"])
+    return med["e"].to_numpy(float), med["b"].to_numpy(float)
+
+
 def _warmer_nights(today: pd.DataFrame, base: Baseline) -> np.ndarray:
     """Whether a house that heats had a night warmer than any of its window's: its night-time
     heating stops beyond what the baseline has seen, so a low day is not judged on its own."""
@@ -373,9 +410,18 @@ def _score_day(today: pd.DataFrame, history: pd.DataFrame, params: BaselineParam
         & (r_a <= params.idle_activity_ratio)
         & (r_peak <= params.idle_peak_ratio)
     )
-    low_warmer = warmer & (base_down | idle)
-    base_down, idle = base_down & ~warmer, idle & ~warmer
-    flagged = left_on | base_up | base_down | idle
+    held_e, held_b = (
+        _recent_ratios(today, history, base, params) if base is not None else (r_e, r_b)
+    )
+    held_down = (
+        (held_e <= params.held_energy_ratio)
+        & (held_b <= params.held_base_ratio)
+        & (r_e <= params.held_day_ratio)
+        & (r_b <= params.held_day_ratio)
+    )
+    low_warmer = warmer & (base_down | idle | held_down)
+    base_down, idle, held_down = base_down & ~warmer, idle & ~warmer, held_down & ~warmer
+    flagged = left_on | base_up | base_down | idle | held_down
     high_beyond = beyond & ((z_s >= params.sustained_threshold) | (z_b >= params.base_threshold))
 
     complete = today["completeness"].to_numpy(float) >= params.min_completeness
@@ -387,6 +433,12 @@ def _score_day(today: pd.DataFrame, history: pd.DataFrame, params: BaselineParam
         "base load up": (base_up, act_b - exp_b, z_b, "kW"),
         "base load down": (base_down, act_b - exp_b, z_b, "kW"),
         "no activity": (idle, act_e - exp_e, z_e, "kWh"),
+        f"energy and base load down for {params.held_days} days": (
+            held_down & ~base_down,
+            act_e - exp_e,
+            z_e,
+            "kWh",
+        ),
     }
     reason = _reasons(
         params, n, today["completeness"].to_numpy(float), high_beyond, low_warmer, findings

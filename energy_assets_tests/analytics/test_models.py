@@ -175,6 +175,46 @@ def test_a_vacant_day_and_a_failing_appliance_are_anomalies_and_a_normal_day_is_
     assert len(curve) == 36 and curve["expected_kwh"].notna().all()
 
 
+def noisy_house(days: int) -> pd.DataFrame:
+    """A small home whose days vary a lot: 6 kWh ± 30 %, a night base of 0.12 ± 0.04 kW."""
+    rng = np.random.default_rng(11)
+    d = daily_rows("H1", days, 0.0)
+    d["total_kwh"] = 6.0 * np.exp(rng.normal(0, 0.3, days))
+    d["base_load_kw"] = np.maximum(0.02, rng.normal(0.12, 0.04, days))
+    d["peak_kw"] = d["total_kwh"] / 24 * 3
+    d[list(HOURLY_COLUMNS)] = np.repeat(d[["total_kwh"]].to_numpy() / 24, 24, axis=1)
+    return d
+
+
+def bypassed(d: pd.DataFrame, days: list[dt.date], factor: float) -> pd.DataFrame:
+    """The meter sees ``factor`` of everything on ``days``."""
+    at = d["day"].isin(days)
+    cols = ["total_kwh", "base_load_kw", "peak_kw", *HOURLY_COLUMNS]
+    d.loc[at, cols] = d.loc[at, cols] * factor
+    return d
+
+
+def test_a_bypass_held_for_days_is_found_where_one_low_day_is_not():
+    # A home too noisy for one day at 45 % to stand out: its base load's spread is a third of
+    # its level, so the bypassed base is ~1.7 spreads down, not 3.
+    days = [START + dt.timedelta(days=i) for i in range(32, 40)]
+    d = bypassed(noisy_house(40), days, 0.45)
+    out = detect_anomalies(d, days).set_index("day")
+    reasons = out["reason"]
+    assert not out.loc[days[:2], "is_anomaly"].astype(bool).any()  # no run of five days yet
+    held = reasons[reasons.str.contains("down for 5 days")]
+    assert len(held) >= 3 and out.loc[held.index, "is_anomaly"].astype(bool).all()
+    assert held.index.min() >= days[4]  # only once five days are down
+    # One such day alone, anywhere: no finding on a run that is not there.
+    alone = bypassed(noisy_house(40), [days[-1]], 0.45)
+    row = detect_anomalies(alone, [days[-1]]).iloc[0]
+    assert "down for 5 days" not in row["reason"]
+    # The day after the bypass ends is judged on its own again.
+    d = bypassed(noisy_house(41), days, 0.45)
+    row = detect_anomalies(d, [START + dt.timedelta(days=40)]).iloc[0]
+    assert not bool(row["is_anomaly"])
+
+
 def test_no_verdict_before_the_warm_up():
     d = two_houses(40)
     out = detect_anomalies(d, [START + dt.timedelta(days=10), START + dt.timedelta(days=30)])
