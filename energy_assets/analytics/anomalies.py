@@ -120,6 +120,11 @@ class BaselineParams:
     held_energy_ratio: float = 0.6
     held_base_ratio: float = 0.6
     held_day_ratio: float = 0.8
+    # ... and as low against the house's own earlier days as warm as those (daily mean within
+    # this many °C, at least held_matched_min_days of them): a warm spell lowers a home that
+    # heats at night for days, which a model without a heating term does not expect.
+    held_matched_c: float = 2.0
+    held_matched_min_days: int = 5
     # An empty house: little energy, next to no activity above the base, no peak to speak of.
     # Its peak above the base is a few per cent of the usual (the fridge's compressor); a day
     # that someone spent mostly out still boils a kettle: on the season grid the vacancies' peak
@@ -309,8 +314,9 @@ def _recent_ratios(
     today: pd.DataFrame, history: pd.DataFrame, base: Baseline, params: BaselineParams
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per house-day of ``today``: the median ratio to expected of the energy and of the base
-    load over the scored day and the ``held_days - 1`` days before it (NaN unless all of
-    them are there and complete), each day judged by today's baseline."""
+    load over the scored day and the ``held_days - 1`` days before it, each day judged by
+    today's baseline; NaN unless all of them are there and complete, and as low against the
+    house's earlier days of the same warmth."""
     day = today["day"].iloc[0]
     first = day - dt.timedelta(days=params.held_days - 1)
     recent = history[
@@ -329,8 +335,30 @@ def _recent_ratios(
     by_house = ratios.groupby("house_id")
     med = by_house[["e", "b"]].median()
     med[by_house.size() < params.held_days] = np.nan
+    below = _below_matched_days(recent, history[history["day"] < first], params)
+    med[~below.reindex(med.index, fill_value=False)] = np.nan
     med = med.reindex(today["house_id"])
     return med["e"].to_numpy(float), med["b"].to_numpy(float)
+
+
+def _below_matched_days(
+    recent: pd.DataFrame, before: pd.DataFrame, params: BaselineParams
+) -> pd.Series:
+    """Per house: whether its recent days' median energy and base load are both below
+    ``held_energy_ratio`` and ``held_base_ratio`` of its earlier days as warm as they were
+    (daily mean within ``held_matched_c``); False with fewer such days."""
+    run = recent.groupby("house_id")[["total_kwh", "base_load_kw", "temperature_mean"]].median()
+    before = before[before["house_id"].isin(run.index)]
+    t_run = run["temperature_mean"].reindex(before["house_id"]).to_numpy()
+    gap = np.abs(before["temperature_mean"].to_numpy() - t_run)
+    like = before[(gap <= params.held_matched_c) | np.isnan(gap)]  # no temperatures: every day
+    matched = like.groupby("house_id")[["total_kwh", "base_load_kw"]].median()
+    count = like.groupby("house_id").size().reindex(run.index, fill_value=0)
+    matched = matched.reindex(run.index)
+    below = (run["total_kwh"] <= params.held_energy_ratio * matched["total_kwh"]) & (
+        run["base_load_kw"] <= params.held_base_ratio * matched["base_load_kw"]
+    )
+    return below & (count >= params.held_matched_min_days)
 
 
 def _warmer_nights(today: pd.DataFrame, base: Baseline) -> np.ndarray:

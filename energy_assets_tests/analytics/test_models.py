@@ -215,6 +215,33 @@ def test_a_bypass_held_for_days_is_found_where_one_low_day_is_not():
     assert not bool(row["is_anomaly"])
 
 
+def test_a_warm_spell_is_not_held_down_where_the_window_has_days_as_warm():
+    # A home that heats on cool nights (its days' means 19 °C: no heating degree-days): 8 kWh
+    # and a 0.3 kW base, against 4.4 kWh and 0.12 kW on the window's few 26 °C days; less use on
+    # hot days is no cooling term either. Five hot days in a row are as low as those days were,
+    # not a bypass; the same five days bypassed are.
+    def house(bypass: float) -> pd.DataFrame:
+        rng = np.random.default_rng(2)
+        warm = np.array([i % 6 == 0 or i >= 35 for i in range(40)])
+        d = daily_rows("H1", 40, 0.0)
+        d["temperature_mean"] = np.where(warm, 26.0, 19.0)
+        d["total_kwh"] = np.where(warm, 4.4, 8.0) * np.exp(rng.normal(0, 0.15, 40))
+        d["base_load_kw"] = np.maximum(0.02, np.where(warm, 0.12, 0.3) + rng.normal(0, 0.08, 40))
+        d["peak_kw"] = d["total_kwh"] / 24 * 3
+        d[list(HOURLY_COLUMNS)] = np.repeat(d[["total_kwh"]].to_numpy() / 24, 24, axis=1)
+        return bypassed(d, list(d["day"].iloc[35:]), bypass)
+
+    day = START + dt.timedelta(days=39)
+    normal = detect_anomalies(house(1.0), [day]).iloc[0]
+    assert normal["model"] == "intercept" and normal["actual_kwh"] < 0.7 * normal["expected_kwh"]
+    assert normal["reason"] == "within the baseline"
+    # Against the model alone (every earlier day taken as matched) the same run is held down.
+    unmatched = BaselineParams(held_matched_c=99.0)
+    assert "down for 5 days" in detect_anomalies(house(1.0), [day], unmatched).iloc[0]["reason"]
+    row = detect_anomalies(house(0.4), [day]).iloc[0]
+    assert bool(row["is_anomaly"]) and "down for 5 days" in row["reason"]
+
+
 def test_no_verdict_before_the_warm_up():
     d = two_houses(40)
     out = detect_anomalies(d, [START + dt.timedelta(days=10), START + dt.timedelta(days=30)])
