@@ -310,7 +310,7 @@ def _beyond_window(today: pd.DataFrame, base: Baseline, params: BaselineParams) 
     return beyond & (pos >= 0)
 
 
-def _recent_ratios(
+def _held_ratios(
     today: pd.DataFrame, history: pd.DataFrame, base: Baseline, params: BaselineParams
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per house-day of ``today``: the median ratio to expected of the energy and of the base
@@ -438,9 +438,7 @@ def _score_day(today: pd.DataFrame, history: pd.DataFrame, params: BaselineParam
         & (r_a <= params.idle_activity_ratio)
         & (r_peak <= params.idle_peak_ratio)
     )
-    held_e, held_b = (
-        _recent_ratios(today, history, base, params) if base is not None else (r_e, r_b)
-    )
+    held_e, held_b = _held_ratios(today, history, base, params) if base is not None else (r_e, r_b)
     held_down = (
         (held_e <= params.held_energy_ratio)
         & (held_b <= params.held_base_ratio)
