@@ -178,12 +178,9 @@ def test_a_vacant_day_and_a_failing_appliance_are_anomalies_and_a_normal_day_is_
 def noisy_house(days: int) -> pd.DataFrame:
     """A small home whose days vary a lot: 6 kWh ± 30 %, a night base of 0.12 ± 0.04 kW."""
     rng = np.random.default_rng(11)
-    d = daily_rows("H1", days, 0.0)
-    d["total_kwh"] = 6.0 * np.exp(rng.normal(0, 0.3, days))
-    d["base_load_kw"] = np.maximum(0.02, rng.normal(0.12, 0.04, days))
-    d["peak_kw"] = d["total_kwh"] / 24 * 3
-    d[list(HOURLY_COLUMNS)] = np.repeat(d[["total_kwh"]].to_numpy() / 24, 24, axis=1)
-    return d
+    total = 6.0 * np.exp(rng.normal(0, 0.3, days))
+    base = np.maximum(0.02, rng.normal(0.12, 0.04, days))
+    return daily_rows("H1", days, lambda i: total[i], base=lambda i: base[i])
 
 
 def bypassed(d: pd.DataFrame, days: list[dt.date], factor: float) -> pd.DataFrame:
@@ -223,12 +220,10 @@ def test_a_warm_spell_is_not_held_down_where_the_window_has_days_as_warm():
     def house(bypass: float) -> pd.DataFrame:
         rng = np.random.default_rng(2)
         warm = np.array([i % 6 == 0 or i >= 35 for i in range(40)])
-        d = daily_rows("H1", 40, 0.0)
+        total = np.where(warm, 4.4, 8.0) * np.exp(rng.normal(0, 0.15, 40))
+        base = np.maximum(0.02, np.where(warm, 0.12, 0.3) + rng.normal(0, 0.08, 40))
+        d = daily_rows("H1", 40, lambda i: total[i], base=lambda i: base[i])
         d["temperature_mean"] = np.where(warm, 26.0, 19.0)
-        d["total_kwh"] = np.where(warm, 4.4, 8.0) * np.exp(rng.normal(0, 0.15, 40))
-        d["base_load_kw"] = np.maximum(0.02, np.where(warm, 0.12, 0.3) + rng.normal(0, 0.08, 40))
-        d["peak_kw"] = d["total_kwh"] / 24 * 3
-        d[list(HOURLY_COLUMNS)] = np.repeat(d[["total_kwh"]].to_numpy() / 24, 24, axis=1)
         return bypassed(d, list(d["day"].iloc[35:]), bypass)
 
     day = START + dt.timedelta(days=39)
