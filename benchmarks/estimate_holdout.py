@@ -48,7 +48,6 @@ from energy_assets.assets.evaluation import _gap_length as gap_length  # noqa: E
 from energy_assets.cleaning.estimation import HISTORY_DAYS  # noqa: E402
 from energy_assets.cleaning.rules import CleaningParams  # noqa: E402
 from energy_assets.cleaning.vee import estimated, gap_estimates  # noqa: E402
-from energy_assets.partitions import day_time_zone  # noqa: E402
 from energy_assets.resources import SimulationResource  # noqa: E402
 from energy_assets.storage.lake import LakeResource  # noqa: E402
 from energy_assets.storage.parquet_io import ParquetIOManager  # noqa: E402
@@ -123,7 +122,8 @@ def holdout(data: Path, spark: SparkResource, gaps: int, seed: int, interval: in
     settings = SimulationResource(
         climate=cell["climate"], interval_minutes=interval, seed=cell["seed"]
     ).settings()
-    params = CleaningParams(interval_minutes=interval, timezone=day_time_zone(settings))
+    # The cell's own local days (a grid holds both presets; the partitions' zone is not asked).
+    params = CleaningParams(interval_minutes=interval, timezone=settings.climate_preset.timezone)
     start = dt.date.fromisoformat(cell["start"])
     cut = cut_gaps(judged_days(data, start + dt.timedelta(days=HISTORY_DAYS)), gaps, interval, seed)
 
