@@ -196,7 +196,7 @@ def main() -> None:
     """Print the table for one data folder, or a row for each cell of a grid's folder."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", type=Path, help="a data folder of benchmarks/models.py, or a grid's")
-    ap.add_argument("--gaps", type=int, default=8000, help="gaps to cut, one a house-day")
+    ap.add_argument("--gaps", type=int, default=4000, help="gaps to cut, one a house-day")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--interval", type=int, default=15, help="the readings' minutes")
     args = ap.parse_args()
