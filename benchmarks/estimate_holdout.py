@@ -43,8 +43,8 @@ from energy_assets.assets.evaluation import (  # noqa: E402
     ESTIMATORS,
     GAP_LENGTHS,
     estimate_scores,
+    gap_length,
 )
-from energy_assets.assets.evaluation import _gap_length as gap_length  # noqa: E402
 from energy_assets.cleaning.estimation import HISTORY_DAYS  # noqa: E402
 from energy_assets.cleaning.rules import CleaningParams  # noqa: E402
 from energy_assets.cleaning.vee import estimated, gap_estimates  # noqa: E402
@@ -150,8 +150,12 @@ def holdout(data: Path, spark: SparkResource, gaps: int, seed: int, interval: in
         .rename(columns={"consumption_kwh": "true_value"})
         .assign(kind="gap")
     ).withColumn("simulated_timestamp", F.col("simulated_timestamp").cast("timestamp_ntz"))
-    estimates = gap_estimates(estimated(classified, params, history), params).where(
-        F.col("history_days") >= HISTORY_DAYS
+    # Scored and then collected: computed once, not once for each (the analogues' search is
+    # most of the script's time).
+    estimates = (
+        gap_estimates(estimated(classified, params, history), params)
+        .where(F.col("history_days") >= HISTORY_DAYS)
+        .localCheckpoint()
     )
     scores = estimate_scores(estimates, truth)
     rows = (
@@ -162,9 +166,10 @@ def holdout(data: Path, spark: SparkResource, gaps: int, seed: int, interval: in
     figures = {}
     for label, _ in GAP_LENGTHS:
         mae = {w: scores.get(f"estimate_mae/{label}/{w}", float("nan")) for w in ESTIMATORS}
-        low, high = gain_interval(rows, label, seed)
+        gaps_of_length, intervals, low, high = resampled_gain(rows, label, seed)
         figures[label] = LengthFigures(
-            *gap_counts(rows, label),
+            gaps_of_length,
+            intervals,
             mae=mae,
             gain=1 - mae["ours"] / min(mae[w] for w in SIMPLE),
             low=low,
@@ -217,39 +222,23 @@ def main() -> None:
         print(grid_row(cell, holdout(cell, spark, args.gaps, args.seed, args.interval)), flush=True)
 
 
-def _of_length(rows: pd.DataFrame, label: str) -> pd.DataFrame:
-    """The rows of one gap length that every way estimated, each with its gap's number."""
+def resampled_gain(rows: pd.DataFrame, label: str, seed: int) -> tuple[int, int, float, float]:
+    """Of one gap length, on the intervals every way estimated: the gaps, the intervals, and
+    the 5th and 95th percentiles of our gain over 1,000 resamplings of the gaps."""
     every_way = rows[list(ESTIMATORS.values())].notna().all(axis=1)
-    picked = rows[rows["gap_length"].eq(label) & every_way].copy()
-    picked["gap"] = picked.groupby(["house_id", "day"]).ngroup()
-    return picked
-
-
-def gap_counts(rows: pd.DataFrame, label: str) -> tuple[int, int]:
-    """Gaps and intervals of one gap length that every way estimated."""
-    picked = _of_length(rows, label)
-    return picked["gap"].nunique(), len(picked)
-
-
-def gain_interval(rows: pd.DataFrame, label: str, seed: int) -> tuple[float, float]:
-    """The 5th and 95th percentiles of the gain over 1,000 resamplings of the gaps."""
-    picked = _of_length(rows, label)
+    picked = rows[rows["gap_length"].eq(label) & every_way]
     if picked.empty:
-        return float("nan"), float("nan")
-    errors = (
-        pd.DataFrame({w: (picked[c] - picked["true_value"]).abs() for w, c in ESTIMATORS.items()})
-        .groupby(picked["gap"])
-        .sum()
-    )
-    counts = picked.groupby("gap").size().to_numpy()
-    rng = np.random.default_rng(seed)
-    sums = errors.to_numpy()
-    gains = []
-    for _ in range(1000):
-        pick = rng.integers(0, len(sums), len(sums))
-        mae = sums[pick].sum(axis=0) / counts[pick].sum()
-        gains.append(1 - mae[0] / mae[1:].min())
-    return tuple(np.percentile(gains, [5, 95]))
+        return 0, 0, float("nan"), float("nan")
+    gap = picked.groupby(["house_id", "day"]).ngroup()  # one cut gap a house-day
+    errors = pd.DataFrame(
+        {w: (picked[c] - picked["true_value"]).abs() for w, c in ESTIMATORS.items()}
+    ).groupby(gap)
+    sums, counts = errors.sum().to_numpy(), errors.size().to_numpy()
+    picks = np.random.default_rng(seed).integers(0, len(sums), (1000, len(sums)))
+    mae = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)[:, None]
+    gains = 1 - mae[:, 0] / mae[:, 1:].min(axis=1)
+    low, high = np.percentile(gains, [5, 95])
+    return len(sums), len(picked), float(low), float(high)
 
 
 if __name__ == "__main__":

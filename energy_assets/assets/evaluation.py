@@ -111,7 +111,8 @@ ESTIMATORS = {
 }
 
 
-def _gap_length(minutes) -> F.Column:
+def gap_length(minutes: F.Column) -> F.Column:
+    """The gap-length bucket (:data:`GAP_LENGTHS`) of a gap of ``minutes``."""
     bucket = F.lit(GAP_LENGTHS[-1][0])
     for label, longest in reversed(GAP_LENGTHS[:-1]):
         bucket = F.when(minutes <= longest, F.lit(label)).otherwise(bucket)
@@ -132,7 +133,7 @@ def estimate_rows(gap_estimates: DataFrame, truth: DataFrame) -> list[dict]:
     )
     scored = gap_estimates.join(gaps, ["house_id", "simulated_timestamp"]).select(
         "*",
-        _gap_length(F.col("gap_minutes")).alias("gap_length"),
+        gap_length(F.col("gap_minutes")).alias("gap_length"),
         (F.col("history_days") >= HISTORY_DAYS).alias("full_history"),
     )
     error = {name: F.abs(F.col(col) - F.col("truth")) for name, col in ESTIMATORS.items()}
