@@ -44,8 +44,15 @@ SCHEMA = "bench"
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 
 
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every process: Spark, PostgreSQL, ...)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+
 class MemorySampler(threading.Thread):
-    """Peak resident memory of this process and of its Java children, sampled twice a second."""
+    """Peak resident memory of this process and of its Java children, and the machine's busy
+    CPU seconds, sampled twice a second."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -53,11 +60,13 @@ class MemorySampler(threading.Thread):
         self.peak_self = 0
         self.peak_jvm = 0
         self.samples: list[tuple[float, int]] = []  # (time, this process's resident bytes)
+        self.cpu: list[tuple[float, float]] = []  # (time, the machine's busy CPU seconds)
         self.running = True
 
     def run(self) -> None:
         while self.running:
             try:
+                self.cpu.append((time.time(), machine_cpu_seconds()))
                 rss = self.me.memory_info().rss
                 self.samples.append((time.time(), rss))
                 self.peak_self = max(self.peak_self, rss)
@@ -91,17 +100,34 @@ def step_seconds(result) -> dict[str, float]:
     }
 
 
-def step_peaks(instance, run_id: str, samples: list[tuple[float, int]]) -> dict[str, float]:
-    """The Dagster process's peak resident memory (GiB) while each step ran."""
+def step_spans(instance, run_id: str) -> dict[str, tuple[float, float]]:
+    """When each step of a run started and ended (epoch seconds), from its events."""
     spans: dict[str, list[float]] = {}
     for entry in instance.all_logs(run_id):
         e = entry.dagster_event
         if e is not None and e.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
             spans.setdefault(e.step_key, []).append(entry.timestamp)
+    return {key: (min(ts), max(ts)) for key, ts in spans.items()}
+
+
+def step_peaks(
+    spans: dict[str, tuple[float, float]], samples: list[tuple[float, int]]
+) -> dict[str, float]:
+    """The Dagster process's peak resident memory (GiB) while each step ran."""
     return {
-        key: max((rss for t, rss in samples if min(ts) <= t <= max(ts)), default=0) / 2**30
-        for key, ts in spans.items()
+        key: max((rss for t, rss in samples if a <= t <= b), default=0) / 2**30
+        for key, (a, b) in spans.items()
     }
+
+
+def busy_cores(cpu: list[tuple[float, float]], a: float, b: float) -> float | None:
+    """How many cores the machine kept busy on average from ``a`` to ``b``: what is left of
+    the machine for running steps side by side. None for a span shorter than two samples."""
+    inside = [(t, c) for t, c in cpu if a <= t <= b]
+    if len(inside) < 2 or inside[-1][0] - inside[0][0] < 1.0:
+        return None
+    (t0, c0), (t1, c1) = inside[0], inside[-1]
+    return (c1 - c0) / (t1 - t0)
 
 
 def server_copy(url: str, table: str, columns: list[str], work: Path, key: list[str]) -> dict:
@@ -205,6 +231,8 @@ class RunFigures:
     peak_self_gib: float = 0.0
     peak_jvm_gib: float = 0.0
     step_peak_gib: dict[str, float] = field(default_factory=dict)
+    step_cores: dict[str, float] = field(default_factory=dict)
+    run_cores: float = 0.0
     parquet_s: float = 0.0
     duck_s: float = 0.0
     copy_raw: dict = field(default_factory=dict)
@@ -306,6 +334,10 @@ def run_table(f: RunFigures, title: str) -> list[str]:
         f" {f.peak_jvm_gib:.2f} GiB (driver memory setting {f.driver_memory}).",
         "Dagster process's peak while each step ran (GiB): "
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(f.step_peak_gib.items())),
+        "",
+        f"Cores the machine kept busy (of {cores}; Spark, PostgreSQL and the rest): the whole run"
+        f" {f.run_cores:.2f}; while each step of a second or more ran: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(f.step_cores.items())),
         "",
         "Other steps (seconds): "
         + ", ".join(f"{k} {v:.1f}" for k, v in sorted(f.steps.items()) if k not in NAMED_STEPS),
@@ -455,7 +487,14 @@ def measure(args: argparse.Namespace) -> RunFigures:
         figures.wall = time.perf_counter() - t0
         sampler.running = False
         sampler.join()
-        figures.step_peak_gib = step_peaks(instance, result.run_id, sampler.samples)
+        spans = step_spans(instance, result.run_id)
+        figures.step_peak_gib = step_peaks(spans, sampler.samples)
+        figures.step_cores = {
+            key: cores
+            for key, (a, b) in spans.items()
+            if (cores := busy_cores(sampler.cpu, a, b)) is not None
+        }
+        figures.run_cores = busy_cores(sampler.cpu, 0.0, float("inf")) or 0.0
     figures.success = result.success
     figures.steps = step_seconds(result)
     figures.peak_self_gib = sampler.peak_self / 2**30
