@@ -56,6 +56,10 @@ from energy_assets.storage.spark import SparkResource  # noqa: E402
 #: The simulator's delivery gaps: log-normal minutes around this median, at most the longest.
 GAP_MEDIAN_MINUTES, GAP_LONGEST_MINUTES = 45.0, 360.0
 SIMPLE = [w for w in ESTIMATORS if w != "ours"]
+#: An interval whose true mean power is at least this ran an appliance (a kettle, an oven, a
+#: shower, a heater): the part of the error no neighbour can foretell when the run lies inside
+#: the gap.
+APPLIANCE_KW = 1.2
 
 
 def judged_days(data: Path, first_day: dt.date) -> pd.DataFrame:
@@ -104,9 +108,21 @@ def cut_gaps(readings: pd.DataFrame, gaps: int, interval: int, seed: int) -> pd.
 
 
 @dataclass(frozen=True)
+class ApplianceSplit:
+    """Of one gap length: the share of intervals that ran an appliance (:data:`APPLIANCE_KW`),
+    their share of our absolute error, and our gain over linear interpolation on them and on
+    the rest."""
+
+    intervals: float
+    error: float
+    gain_on_them: float
+    gain_elsewhere: float
+
+
+@dataclass(frozen=True)
 class LengthFigures:
     """One gap length of a cell: its gaps and intervals, every way's MAE, our gain and its
-    90 % interval."""
+    90 % interval, and where our error lies."""
 
     gaps: int
     intervals: int
@@ -114,6 +130,7 @@ class LengthFigures:
     gain: float
     low: float
     high: float
+    appliances: ApplianceSplit
 
 
 def holdout(data: Path, spark: SparkResource, gaps: int, seed: int, interval: int) -> dict:
@@ -174,6 +191,7 @@ def holdout(data: Path, spark: SparkResource, gaps: int, seed: int, interval: in
             gain=1 - mae["ours"] / min(mae[w] for w in SIMPLE),
             low=low,
             high=high,
+            appliances=appliance_split(rows[rows["gap_length"].eq(label)], interval),
         )
     return figures
 
@@ -188,6 +206,21 @@ def print_cell(data: Path, figures: dict) -> None:
             f"| {label} | {f.gaps:,} | {f.intervals:,} | "
             + " | ".join(f"{f.mae[w]:.4f}" for w in ESTIMATORS)
             + f" | {f.gain:+.1%} | {f.low:+.1%} … {f.high:+.1%} |"
+        )
+
+
+def print_appliances(figures: dict) -> None:
+    """Where our error lies: the intervals that ran an appliance against the rest."""
+    print(
+        f"\nIntervals whose true mean power was {APPLIANCE_KW} kW or more (an appliance ran):\n\n"
+        "| gap length | share of intervals | share of our error | our gain over linear on them"
+        " | on the rest |\n|---|---|---|---|---|"
+    )
+    for label, f in figures.items():
+        a = f.appliances
+        print(
+            f"| {label} | {a.intervals:.1%} | {a.error:.1%} | {a.gain_on_them:+.1%} |"
+            f" {a.gain_elsewhere:+.1%} |"
         )
 
 
@@ -208,7 +241,9 @@ def main() -> None:
     spark = SparkResource(master="local[*]", ui=False)
     cells = sorted(p.with_suffix("") for p in args.data.glob("*.json"))
     if not cells:
-        print_cell(args.data, holdout(args.data, spark, args.gaps, args.seed, args.interval))
+        figures = holdout(args.data, spark, args.gaps, args.seed, args.interval)
+        print_cell(args.data, figures)
+        print_appliances(figures)
         return
     print(
         "| cell | "
@@ -220,6 +255,26 @@ def main() -> None:
     )
     for cell in cells:
         print(grid_row(cell, holdout(cell, spark, args.gaps, args.seed, args.interval)), flush=True)
+
+
+def appliance_split(rows: pd.DataFrame, interval: int) -> ApplianceSplit:
+    """Of one gap length's scored intervals: how many ran an appliance, their share of our
+    error, and our gain over linear interpolation on them and on the rest (the intervals every
+    way estimated, as the gain is)."""
+    rows = rows[rows[list(ESTIMATORS.values())].notna().all(axis=1)]
+    ours = (rows["estimate_kwh"] - rows["true_value"]).abs()
+    linear = (rows["linear_kwh"] - rows["true_value"]).abs()
+    ran = rows["true_value"] >= APPLIANCE_KW * interval / 60
+
+    def gain(part: pd.Series) -> float:
+        return 1 - ours[part].sum() / linear[part].sum() if linear[part].sum() else float("nan")
+
+    return ApplianceSplit(
+        intervals=float(ran.mean()),
+        error=float(ours[ran].sum() / ours.sum()) if ours.sum() else float("nan"),
+        gain_on_them=gain(ran),
+        gain_elsewhere=gain(~ran),
+    )
 
 
 def resampled_gain(rows: pd.DataFrame, label: str, seed: int) -> tuple[int, int, float, float]:
