@@ -14,7 +14,8 @@ readings left, and scores it with ``cleaning_evaluation``'s function against the
 out. What the run had estimated stays missing: a cut gap that meets a refused reading is one
 longer gap, as a lost delivery's would be; only the cut readings are scored. It prints ours and
 the simple ways by gap length, the gain over the best of them, and the gain's 90 % interval
-over 1,000 resamplings of the gaps.
+over 1,000 resamplings of the gaps; for one cell, also where our error lies (the intervals that
+ran an appliance against the rest).
 
     .venv/bin/python benchmarks/estimate_holdout.py /tmp/energy-grid-XXXX/santiago-2024-01-01-7
     .venv/bin/python benchmarks/estimate_holdout.py /tmp/energy-grid-XXXX    # a row a cell

@@ -122,7 +122,7 @@ def step_peaks(
 
 def busy_cores(cpu: list[tuple[float, float]], a: float, b: float) -> float | None:
     """How many cores the machine kept busy on average from ``a`` to ``b``: what is left of
-    the machine for running steps side by side. None for a span shorter than two samples."""
+    the machine for running steps side by side. None for a span under a second of samples."""
     inside = [(t, c) for t, c in cpu if a <= t <= b]
     if len(inside) < 2 or inside[-1][0] - inside[0][0] < 1.0:
         return None
