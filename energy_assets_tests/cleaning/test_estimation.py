@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from energy_assets.cleaning.estimation import load_shapes
+from energy_assets.cleaning.estimation import day_vectors, load_shapes, slots_a_day
 from energy_assets.cleaning.rules import CleaningParams
 from energy_assets.cleaning.vee import classify, cleaned, estimated, gap_estimates
 
@@ -140,3 +140,19 @@ def test_at_one_minute_a_gap_within_a_slot_is_interpolated_a_longer_one_from_ana
     table = gap_estimates(estimated(c, params, history), params).collect()
     got = {r["gap_minutes"]: r["method"] for r in table}
     assert got == {5: "linear", 30: "analog"}
+
+
+def test_a_days_vector_holds_each_slot_at_its_index_and_nulls_where_slots_are_missing(spark):
+    shapes = spark.createDataFrame(
+        [("H1", TODAY, slot, float(slot) + 0.5) for slot in (3, 0, 1, 7)]
+        + [("H2", TODAY, slot, 2.0) for slot in (5, 6)],
+        "house_id string, day date, slot int, kwh double",
+    )
+    vectors = {r["house_id"]: r["_v"] for r in day_vectors(shapes, "kwh", P).collect()}
+    length = slots_a_day(P)
+    h1 = [None] * length
+    for slot in (0, 1, 3, 7):
+        h1[slot] = slot + 0.5
+    h2 = [None] * length
+    h2[5] = h2[6] = 2.0
+    assert vectors == {"H1": h1, "H2": h2}
