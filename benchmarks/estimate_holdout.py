@@ -181,10 +181,13 @@ def holdout(data: Path, spark: SparkResource, gaps: int, seed: int, interval: in
         .select("*", gap_length(F.col("gap_minutes")).alias("gap_length"))
         .toPandas()
     )
+    # The intervals every way estimated, as the gain compares them.
+    rows = rows[rows[list(ESTIMATORS.values())].notna().all(axis=1)]
     figures = {}
     for label, _ in GAP_LENGTHS:
         mae = {w: scores.get(f"estimate_mae/{label}/{w}", float("nan")) for w in ESTIMATORS}
-        gaps_of_length, intervals, low, high = resampled_gain(rows, label, seed)
+        of_length = rows[rows["gap_length"].eq(label)]
+        gaps_of_length, intervals, low, high = resampled_gain(of_length, seed)
         figures[label] = LengthFigures(
             gaps_of_length,
             intervals,
@@ -192,7 +195,7 @@ def holdout(data: Path, spark: SparkResource, gaps: int, seed: int, interval: in
             gain=1 - mae["ours"] / min(mae[w] for w in SIMPLE),
             low=low,
             high=high,
-            appliances=appliance_split(rows[rows["gap_length"].eq(label)], interval),
+            appliances=appliance_split(of_length, interval),
         )
     return figures
 
@@ -260,9 +263,7 @@ def main() -> None:
 
 def appliance_split(rows: pd.DataFrame, interval: int) -> ApplianceSplit:
     """Of one gap length's scored intervals: how many ran an appliance, their share of our
-    error, and our gain over linear interpolation on them and on the rest (the intervals every
-    way estimated, as the gain is)."""
-    rows = rows[rows[list(ESTIMATORS.values())].notna().all(axis=1)]
+    error, and our gain over linear interpolation on them and on the rest."""
     ours = (rows["estimate_kwh"] - rows["true_value"]).abs()
     linear = (rows["linear_kwh"] - rows["true_value"]).abs()
     ran = rows["true_value"] >= APPLIANCE_KW * interval / 60
@@ -278,11 +279,9 @@ def appliance_split(rows: pd.DataFrame, interval: int) -> ApplianceSplit:
     )
 
 
-def resampled_gain(rows: pd.DataFrame, label: str, seed: int) -> tuple[int, int, float, float]:
-    """Of one gap length, on the intervals every way estimated: the gaps, the intervals, and
-    the 5th and 95th percentiles of our gain over 1,000 resamplings of the gaps."""
-    every_way = rows[list(ESTIMATORS.values())].notna().all(axis=1)
-    picked = rows[rows["gap_length"].eq(label) & every_way]
+def resampled_gain(picked: pd.DataFrame, seed: int) -> tuple[int, int, float, float]:
+    """Of one gap length's scored intervals: the gaps, the intervals, and the 5th and 95th
+    percentiles of our gain over 1,000 resamplings of the gaps."""
     if picked.empty:
         return 0, 0, float("nan"), float("nan")
     gap = picked.groupby(["house_id", "day"]).ngroup()  # one cut gap a house-day
