@@ -55,6 +55,9 @@ JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 #: generated classes filled (the compiler stopped and tasks failed "Out of space in
 #: CodeCache"); the code cache keeps the tiered default, 240 MB.
 QUICK_COMPILER = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
+#: Compiled query classes the JVM keeps: every query of a run of the graph and its checks, with
+#: room to spare (a class is tens of kilobytes of metaspace).
+CODEGEN_CACHE_ENTRIES = 2000
 #: Arrow's memory needs reflective access to Netty's buffers on Java 17.
 NETTY_OPTION = "-Dio.netty.tryReflectionSetAccessible=true"
 
@@ -81,6 +84,10 @@ def spark_conf(master: str, ui: bool = True, driver_memory: str = "2g") -> dict[
         # itself rather than in a Spark job, which Spark starts past 32 paths (a week's
         # cleaned readings are 56 files; the job cost 0.5-1 s a read in a small run).
         "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
+        # The JVM's cache of compiled query code (one for the JVM, sized when first used): the
+        # default 100 classes is less than one run of the graph generates (about 170 in the
+        # cleaning alone), so each run compiled its queries again even in the warm server.
+        "spark.sql.codegen.cache.maxEntries": str(CODEGEN_CACHE_ENTRIES),
         "spark.ui.enabled": "true" if ui else "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": driver_memory,
@@ -179,6 +186,7 @@ def start_session(config: dict[str, str]):
     check_java()
     # PySpark reads the workers' interpreter from the environment when the context starts.
     os.environ.setdefault("PYSPARK_PYTHON", config.get("spark.pyspark.python", sys.executable))
+    spark_server.adopt_context(config)
     session = spark_session_from_config(config)
     keep_utc(session)
     session.sparkContext.setLogLevel("ERROR")

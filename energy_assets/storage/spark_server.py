@@ -6,22 +6,29 @@ and the JIT. ``python -m energy_assets.storage.spark_server start`` (``make serv
 ``make run`` and ``make checks`` call first) starts a driver JVM under ``ENERGY_HOME``, warms it
 by running the graph's Spark steps on a small neighbourhood (:mod:`warm_up`), and keeps it; a
 Dagster run's Spark resource then attaches to it through PySpark's gateway
-(``PYSPARK_GATEWAY_PORT``) instead of starting its own, makes its own ``SparkContext`` in it and
-stops that context when the run's process exits. The compiled code and the generated classes
-stay in the JVM for the next run.
+(``PYSPARK_GATEWAY_PORT``) instead of starting its own, and works in the server's one
+``SparkContext`` with a ``SparkSession`` of its own (its own settings and views). The JIT's code
+and the compiled query classes stay for the next run: Spark caches a query's compiled code by
+the class loader of the context's executor too, so a context of each run's own (as runs had
+until 2026-12-06) compiled every query again, about 260 classes a ``make run``.
+
+What a run leaves in the context is cleared when it exits and again when the next one attaches
+(a killed run's exit handler does not run): its jobs are cancelled, its cached frames dropped.
+Python workers import the project's modules once and serve later tasks: they are kept for runs
+of the same code and replaced when the code changes (:func:`code_version`).
 
 One run at a time: a run holds an exclusive lock on the server while it is attached; a run that
 finds the lock taken, or the server started with other JVM settings (master, driver memory,
-jars, JVM options) or another ``PYTHONPATH`` for its workers, starts a JVM of its own. A run
-killed before it stopped its context leaves it active; the next run to take the lock stops it
-first. The gateway listens on 127.0.0.1 and needs the secret in the state file, which only the
-owner can read.
+jars, JVM options) or another ``PYTHONPATH`` for its workers, starts a JVM of its own. The
+gateway listens on 127.0.0.1 and needs the secret in the state file, which only the owner can
+read.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -112,25 +119,113 @@ def _connect(state: dict):
                 os.environ[key] = value
 
 
-def _stop_leftover_context(gateway) -> None:
-    # A run killed before its exit handlers ran leaves its context active, and a JVM holds one.
-    # (SparkContext.getActive is Spark's private; a context PySpark made has a default session.)
-    left = gateway.jvm.org.apache.spark.sql.SparkSession.getDefaultSession()
-    if left.isDefined():
-        left.get().sparkContext().stop()
+#: The variable in the environment of a run's Python workers that names the project's code
+#: they may import: Spark keeps a daemon of workers for each environment, so workers started
+#: for other code are never handed a later run's tasks.
+WORKERS_VARIABLE = "ENERGY_ASSETS_WORKERS"
+WORKERS_FILE = "spark-server-workers.json"
 
 
-def _stop_context() -> None:
+def code_version() -> str:
+    """A digest of the project's Python files (paths, sizes, modification times)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _workers_key(home: Path) -> str:
+    """The workers' key for this run's code: the last run's when the code is the same, a new
+    one when it changed (never an earlier one again: its daemon may have been stopped)."""
+    path = Path(home) / WORKERS_FILE
+    version = code_version()
+    try:
+        last = json.loads(path.read_text())
+    except (OSError, ValueError):
+        last = {}
+    if last.get("code") == version and last.get("key"):
+        return last["key"]
+    key = f"{version}-{time.time_ns()}"
+    write_private(path, json.dumps({"code": version, "key": key}))
+    return key
+
+
+def _stop_other_workers(jvm_pid: int, key: str) -> None:
+    """Stop the server's Python worker daemons started for other code than ``key`` names
+    (their workers may hold an earlier version of the project's modules)."""
+    import psutil
+
+    try:
+        children = psutil.Process(jvm_pid).children()
+    except psutil.Error:
+        return
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if child.environ().get(WORKERS_VARIABLE, key) != key:
+                child.terminate()
+
+
+def _reset(gateway) -> None:
+    """Leave the server's context as a new one would be: no job running, nothing cached, and
+    a default session of its own for the next run's settings and views."""
+    jvm = gateway.jvm
+    found = jvm.org.apache.spark.sql.SparkSession.getDefaultSession()
+    if not found.isDefined() or found.get().sparkContext().isStopped():
+        return
+    session = found.get()
+    context = session.sparkContext()
+    context.cancelAllJobs()
+    session.catalog().clearCache()
+    persisted = context.getPersistentRDDs().valuesIterator()
+    while persisted.hasNext():
+        persisted.next().unpersist(False)
+    jvm.org.apache.spark.sql.SparkSession.clearActiveSession()
+    jvm.org.apache.spark.sql.SparkSession.setDefaultSession(session.newSession())
+
+
+def _shared_context(gateway):
+    """The server's context, for PySpark to wrap (None when the JVM has none yet: the
+    warm-up's first session makes it)."""
+    found = gateway.jvm.org.apache.spark.sql.SparkSession.getDefaultSession()
+    if not found.isDefined() or found.get().sparkContext().isStopped():
+        return None
+    return gateway.jvm.org.apache.spark.api.java.JavaSparkContext(found.get().sparkContext())
+
+
+def adopt_context(config: dict[str, str]) -> None:
+    """Make the server's context this process's PySpark context, when attached and the JVM
+    holds one; a session built after it is then a session of that context."""
+    from pyspark import SparkConf, SparkContext
+
+    if not _attached or SparkContext._active_spark_context is not None:
+        return
+    shared = _shared_context(SparkContext._gateway)
+    if shared is not None:
+        context = SparkContext(
+            conf=SparkConf(loadDefaults=False).setAll(list(config.items())), jsc=shared
+        )
+        context.environment[WORKERS_VARIABLE] = _attached["workers"]
+
+
+def _release() -> None:
+    """At the run's exit: the context stays, as clean as :func:`_reset` leaves it."""
     from pyspark import SparkContext
 
-    if SparkContext._active_spark_context is not None:
+    if SparkContext._gateway is not None and _attached:
         with contextlib.suppress(Exception):
-            SparkContext._active_spark_context.stop()
+            _reset(SparkContext._gateway)
 
 
 def attach(home: Path, config: dict[str, str], warming: bool = False) -> bool:
     """Point this process's PySpark at the server under ``home`` when one runs with
-    ``config``'s JVM settings and no other run holds it; False (start a JVM of its own) else."""
+    ``config``'s JVM settings and no other run holds it; False (start a JVM of its own) else.
+
+    Runs share the server's one ``SparkContext`` (each with a session of its own): Spark's
+    cache of compiled query code is keyed by the class loader of the context's executor, so a
+    context of each run's own compiled every query again (about 260 classes a ``make run``).
+    """
     from pyspark import SparkContext
 
     if _attached or SparkContext._gateway is not None:
@@ -143,16 +238,18 @@ def attach(home: Path, config: dict[str, str], warming: bool = False) -> bool:
         return False
     try:
         gateway = _connect(state)
-        _stop_leftover_context(gateway)
+        # A run killed before its exit handler ran leaves jobs and caches behind.
+        _reset(gateway)
+        workers = _workers_key(home)
+        _stop_other_workers(state.get("jvm_pid", 0), workers)
     except Exception:  # the server went away between the check and the connection
         lock.close()
         return False
     with SparkContext._lock:
         SparkContext._gateway = gateway
         SparkContext._jvm = gateway.jvm
-    _attached.update(lock=lock, home=str(home))
-    # The context is this process's; the JVM is the server's and stays.
-    atexit.register(_stop_context)
+    _attached.update(lock=lock, home=str(home), workers=workers)
+    atexit.register(_release)
     return True
 
 
@@ -170,7 +267,7 @@ def _warm_up(home: Path, config: dict[str, str]) -> None:
     if not attach(home, config, warming=True):
         raise SparkServerError("The warm-up could not attach to the Spark server it started.")
     warm_graph(load_settings())
-    _stop_context()
+    _release()
 
 
 def _serve(home: Path, config: dict[str, str]) -> None:
