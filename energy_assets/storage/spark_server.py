@@ -157,6 +157,8 @@ def _stop_other_workers(jvm_pid: int, key: str) -> None:
     (their workers may hold an earlier version of the project's modules)."""
     import psutil
 
+    if not jvm_pid:
+        return
     try:
         children = psutil.Process(jvm_pid).children()
     except psutil.Error:
@@ -167,14 +169,21 @@ def _stop_other_workers(jvm_pid: int, key: str) -> None:
                 child.terminate()
 
 
+def _live_session(gateway):
+    """The JVM's default session when its context runs (a context PySpark made has one)."""
+    found = gateway.jvm.org.apache.spark.sql.SparkSession.getDefaultSession()
+    if not found.isDefined() or found.get().sparkContext().isStopped():
+        return None
+    return found.get()
+
+
 def _reset(gateway) -> None:
     """Leave the server's context as a new one would be: no job running, nothing cached, and
     a default session of its own for the next run's settings and views."""
     jvm = gateway.jvm
-    found = jvm.org.apache.spark.sql.SparkSession.getDefaultSession()
-    if not found.isDefined() or found.get().sparkContext().isStopped():
+    session = _live_session(gateway)
+    if session is None:
         return
-    session = found.get()
     context = session.sparkContext()
     context.cancelAllJobs()
     session.catalog().clearCache()
@@ -188,10 +197,10 @@ def _reset(gateway) -> None:
 def _shared_context(gateway):
     """The server's context, for PySpark to wrap (None when the JVM has none yet: the
     warm-up's first session makes it)."""
-    found = gateway.jvm.org.apache.spark.sql.SparkSession.getDefaultSession()
-    if not found.isDefined() or found.get().sparkContext().isStopped():
+    session = _live_session(gateway)
+    if session is None:
         return None
-    return gateway.jvm.org.apache.spark.api.java.JavaSparkContext(found.get().sparkContext())
+    return gateway.jvm.org.apache.spark.api.java.JavaSparkContext(session.sparkContext())
 
 
 def adopt_context(config: dict[str, str]) -> None:
@@ -221,11 +230,7 @@ def _release() -> None:
 def attach(home: Path, config: dict[str, str], warming: bool = False) -> bool:
     """Point this process's PySpark at the server under ``home`` when one runs with
     ``config``'s JVM settings and no other run holds it; False (start a JVM of its own) else.
-
-    Runs share the server's one ``SparkContext`` (each with a session of its own): Spark's
-    cache of compiled query code is keyed by the class loader of the context's executor, so a
-    context of each run's own compiled every query again (about 260 classes a ``make run``).
-    """
+    The run then works in the server's context (:func:`adopt_context`), cleared first."""
     from pyspark import SparkContext
 
     if _attached or SparkContext._gateway is not None:
