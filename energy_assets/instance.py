@@ -40,6 +40,10 @@ def storage_url() -> str:
 POOL_OVERFLOW = 4
 #: Pooled connections are replaced after an hour, as the webserver's are by default.
 POOL_RECYCLE_S = 3600
+#: Dagster's opt-in batching of asset events (``DAGSTER_EVENT_BATCH_SIZE``): the days of an
+#: output a run writes are stored in one insert and one index transaction instead of one each
+#: (a 7-day ``make run`` stores about 130 materializations; 1-2 s of its 25 s went to them).
+EVENT_BATCH_SIZE = 100
 
 
 class ProjectStorage(DagsterPostgresStorage):
@@ -47,6 +51,9 @@ class ProjectStorage(DagsterPostgresStorage):
 
     def __init__(self, postgres_url: str, inst_data=None) -> None:
         super().__init__(postgres_url=postgres_url, inst_data=inst_data)
+        # Read by Dagster where it stores events, in every process this storage serves; a
+        # value set in the environment wins (0 turns batching off).
+        os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))
         # Dagster's own switch to pooled connections; no statement timeout (0), as without it.
         for storage in (self.run_storage, self.event_log_storage, self.schedule_storage):
             storage.optimize_for_webserver(

@@ -1,5 +1,6 @@
 """Dagster's own storage (runs, events, schedules) on the project's PostgreSQL."""
 
+import os
 import re
 
 import psycopg
@@ -71,3 +72,50 @@ def test_a_run_stored_through_pooled_connections(storage, pg_url, monkeypatch):
         assert instance.get_latest_materialization_event(one.key) is not None
         # The summary of `make run` says how long the run took, from its stored start and end.
         assert re.fullmatch(r" in \d+\.\d s", took(instance, run))
+
+
+def test_a_runs_days_are_stored_in_a_batch_and_each_recorded(storage, pg_url, monkeypatch):
+    """The storage turns on Dagster's batched asset events: a run of three days stores its
+    three materializations at once, and each day is still recorded as materialized."""
+    from dagster import (
+        BackfillPolicy,
+        DailyPartitionsDefinition,
+        MaterializeResult,
+        asset,
+        instance_for_test,
+        materialize,
+    )
+
+    from energy_assets.partitions import range_tags
+
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+
+    @asset(
+        partitions_def=DailyPartitionsDefinition(start_date="2024-01-01"),
+        backfill_policy=BackfillPolicy.single_run(),
+    )
+    def days() -> MaterializeResult:
+        return MaterializeResult()
+
+    monkeypatch.setenv("DAGSTER_PG_URL", with_database(pg_url, DATABASE))
+    storage_config = {
+        "custom": {"module": "energy_assets.instance", "class": "ProjectStorage", "config": {}}
+    }
+    with instance_for_test(overrides={"storage": storage_config}) as instance:
+        assert int(os.environ["DAGSTER_EVENT_BATCH_SIZE"]) > 1
+        stored = []
+        batch = type(instance._event_storage_impl).store_event_batch
+
+        def spy(self, events):
+            stored.append(len(events))
+            return batch(self, events)
+
+        monkeypatch.setattr(type(instance._event_storage_impl), "store_event_batch", spy)
+        result = materialize([days], instance=instance, tags=range_tags("2024-01-01", "2024-01-03"))
+        assert result.success
+        assert 3 in stored
+        assert instance.get_materialized_partitions(days.key) == {
+            "2024-01-01",
+            "2024-01-02",
+            "2024-01-03",
+        }
