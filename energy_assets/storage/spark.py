@@ -188,6 +188,7 @@ def start_session(config: dict[str, str]):
     os.environ.setdefault("PYSPARK_PYTHON", config.get("spark.pyspark.python", sys.executable))
     spark_server.adopt_context(config)
     session = spark_session_from_config(config)
+    spark_server.tag_workers(session.sparkContext)
     keep_utc(session)
     session.sparkContext.setLogLevel("ERROR")
     return session

@@ -194,27 +194,26 @@ def _reset(gateway) -> None:
     jvm.org.apache.spark.sql.SparkSession.setDefaultSession(session.newSession())
 
 
-def _shared_context(gateway):
-    """The server's context, for PySpark to wrap (None when the JVM has none yet: the
-    warm-up's first session makes it)."""
-    session = _live_session(gateway)
-    if session is None:
-        return None
-    return gateway.jvm.org.apache.spark.api.java.JavaSparkContext(session.sparkContext())
-
-
 def adopt_context(config: dict[str, str]) -> None:
     """Make the server's context this process's PySpark context, when attached and the JVM
-    holds one; a session built after it is then a session of that context."""
+    holds one (the warm-up's first session makes it); a session built after it is then a
+    session of that context."""
     from pyspark import SparkConf, SparkContext
 
     if not _attached or SparkContext._active_spark_context is not None:
         return
-    shared = _shared_context(SparkContext._gateway)
-    if shared is not None:
-        context = SparkContext(
-            conf=SparkConf(loadDefaults=False).setAll(list(config.items())), jsc=shared
+    session = _live_session(SparkContext._gateway)
+    if session is not None:
+        shared = SparkContext._jvm.org.apache.spark.api.java.JavaSparkContext(
+            session.sparkContext()
         )
+        SparkContext(conf=SparkConf(loadDefaults=False).setAll(list(config.items())), jsc=shared)
+
+
+def tag_workers(context) -> None:
+    """Name this run's code in the environment of the Python workers of ``context`` (the
+    PySpark context), when attached: see :data:`WORKERS_VARIABLE`."""
+    if _attached:
         context.environment[WORKERS_VARIABLE] = _attached["workers"]
 
 
@@ -265,7 +264,7 @@ def is_attached() -> bool:
 
 def _warm_up(home: Path, config: dict[str, str]) -> None:
     """Run the graph's Spark steps on a small neighbourhood in the server's JVM
-    (:mod:`energy_assets.storage.warm_up`), then stop the warm-up's context."""
+    (:mod:`energy_assets.storage.warm_up`), then leave its context for the runs, cleared."""
     from energy_assets.settings import load_settings
     from energy_assets.storage.warm_up import warm_graph
 
