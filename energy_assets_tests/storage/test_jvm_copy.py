@@ -141,3 +141,28 @@ def test_the_endpoint_of_a_connection_names_its_server_without_the_url_text(pg_u
 def test_a_session_without_the_class_takes_the_arrow_path(spark):
     # py4j names an unknown class a package: that is "not available", not an error.
     assert not jvm_copy.available(spark.range(1), "energy_assets.NoSuchCopy")
+
+
+def test_a_large_parquet_scan_is_copied_by_the_jvm(
+    jvm_session, pg_url, pg_schema, tmp_path, monkeypatch
+):
+    """A scan too large for this process goes through the JVM's reader and COPY, not through
+    Python workers; a small one is still read here."""
+    import pyarrow.parquet as pq
+
+    from energy_assets.storage import postgres_io
+
+    table = ROWS.select(["k", "f", "i", "b", "ts"])
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 3), folder / "a.parquet", row_group_size=2)
+    pq.write_table(table.slice(3), folder / "b.parquet", row_group_size=2)
+    scan = jvm_session.read.parquet(str(folder))
+    cols = table.column_names
+    for rows_in_process, route in ((table.num_rows, "parquet in process"), (2, "jvm")):
+        monkeypatch.setattr(postgres_io, "IN_PROCESS_ROWS", rows_in_process)
+        writer = spark_copy_writer(scan, pg_url, cols, table.schema)
+        tgt = wh.TableTarget(pg_schema, f"scan_{route.split()[0]}")
+        assert wh.load_table(pg_url, tgt, table.schema, writer).rows == table.num_rows
+        assert writer.route == route
+        assert as_rows(wh.read_arrow(pg_url, tgt)) == as_rows(table)
