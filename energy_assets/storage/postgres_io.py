@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 import psycopg
 import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManager,
     ConfigurableResource,
@@ -86,8 +87,6 @@ def parquet_scan_files(df: Any, columns: list[str]) -> list[str] | None:
     uris = list(df.inputFiles())
     if not uris or not all(u.startswith("file:") for u in uris):
         return None  # object stores: let Spark read them
-    import pyarrow.parquet as pq
-
     files = [urlparse(u).path for u in uris]
     return files if set(columns) <= set(pq.read_schema(files[0]).names) else None
 
@@ -134,27 +133,37 @@ def spark_copy_writer(
             endpoint = jvm_copy.endpoint_of(conn) if in_jvm else None
             binary = warehouse.copy_statement(table, columns, binary=True).as_string(conn)
         by_jvm = endpoint is not None and jvm_copy.available(frame)
-        if files is not None and "parquet in process" in routes:
-            import pyarrow.parquet as pq
-
-            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-            if rows <= IN_PROCESS_ROWS or not (by_jvm or "parquet files" in routes):
-                write.route = "parquet in process"
-                whole = pq.read_table(files, columns=columns).cast(wanted)
-                return arrow_copy_writer(whole, url)(table)
-        if by_jvm:
-            write.route = "jvm"
+        write.route = _route(routes, files, by_jvm)
+        if write.route == "parquet in process":
+            whole = pq.read_table(files, columns=columns).cast(wanted)
+            return arrow_copy_writer(whole, url)(table)
+        if write.route == "jvm":
             return jvm_copy.copy(frame, endpoint, binary)
         recast = [f.type for f in frame_schema] != [f.type for f in wanted]
         copier = _batch_copier(url, rendered, wanted, recast)
-        if files is not None and "parquet files" in routes:
-            write.route = "parquet files"
+        if write.route == "parquet files":
             return _copy_row_groups(df.sparkSession, files, wanted, copier)
-        write.route = "arrow"
         return _sum_rows(frame.mapInArrow(copier, "rows long"))
 
     write.route = None
     return write
+
+
+def _route(routes: tuple[str, ...], files: list[str] | None, by_jvm: bool) -> str:
+    """The first of ``routes`` that fits (:func:`spark_copy_writer`): a Parquet scan is read in
+    process when small, or when no route of the executors' is left to read it."""
+    fits = {
+        "parquet in process": files is not None,
+        "jvm": by_jvm,
+        "parquet files": files is not None,
+        "arrow": True,
+    }
+    chosen = [r for r in ROUTES if r in routes and fits[r]] or ["arrow"]
+    if chosen[0] == "parquet in process" and chosen[1:2] in (["jvm"], ["parquet files"]):
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        if rows > IN_PROCESS_ROWS:
+            return chosen[1]
+    return chosen[0]
 
 
 def _batch_copier(url: str, rendered: str, wanted: pa.Schema, recast: bool):
@@ -179,8 +188,6 @@ def _batch_copier(url: str, rendered: str, wanted: pa.Schema, recast: bool):
 
 def _copy_row_groups(spark: Any, files: list[str], wanted: pa.Schema, copier) -> int:
     """COPY Parquet files from the executors, one task a row group; the rows written."""
-    import pyarrow.parquet as pq
-
     groups = [(f, g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
     if not groups:
         return 0
