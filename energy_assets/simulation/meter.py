@@ -7,6 +7,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -15,7 +18,7 @@ import pyarrow.compute as pc
 from energy_assets.calendar import LocalDay, local_day
 from energy_assets.simulation import streams as S
 from energy_assets.simulation.houses import HOUSES_PER_FEEDER, house_index
-from energy_assets.simulation.load import TEMPLATES, HouseArrays, simulate_load
+from energy_assets.simulation.load import TEMPLATES, DayLoad, Episodes, HouseArrays, simulate_load
 from energy_assets.simulation.randomness import keyed, normal, uniform, uniform_grid
 from energy_assets.simulation.settings import SimulationSettings
 from energy_assets.simulation.weather import epoch_day, seasonal_position
@@ -79,6 +82,104 @@ def _text(values: np.ndarray, decimals: int) -> pa.Array:
     return pc.cast(pa.array(np.round(values, decimals)), pa.string())
 
 
+def _as_text(values: np.ndarray) -> np.ndarray:
+    """Delivered values as the truth lists them: text, as they were."""
+    return pc.cast(pa.array(values), pa.string()).to_numpy(zero_copy_only=False)
+
+
+@dataclass(frozen=True)
+class MeterDay:
+    """What every step of a day's metering shares: the settings, the houses and the local day."""
+
+    settings: SimulationSettings
+    houses: HouseArrays
+    local: LocalDay
+
+    @property
+    def seed(self) -> int:
+        """The simulation's seed."""
+        return self.settings.seed
+
+    @cached_property
+    def dnum(self) -> int:
+        """The day as days since 1970: a key of the day's random draws."""
+        return epoch_day(self.local.day)
+
+    @property
+    def step(self) -> int:
+        """Minutes of an interval."""
+        return self.settings.interval_minutes
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """Each interval's start, in minutes from the day's start."""
+        return np.arange(self.local.intervals(self.step)) * self.step
+
+    @cached_property
+    def timestamps(self) -> np.ndarray:
+        """Each interval's start, in microseconds since 1970 UTC."""
+        return self.local.start_minute * US_PER_MIN + self.starts.astype(np.int64) * US_PER_MIN
+
+    def grid(self, stream: int) -> np.ndarray:
+        """One uniform draw of ``stream`` per house and interval of the day."""
+        return uniform_grid(
+            keyed(self.seed, stream, self.houses.index, self.dnum), self.starts.size
+        )
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The meter's true channels, house by interval: energy (kWh), temperature, voltage."""
+
+    energy: np.ndarray
+    temperature: np.ndarray
+    voltage: np.ndarray
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Where the meter's faults struck (house-by-interval masks) and the energy it delivered."""
+
+    in_gap: np.ndarray
+    stuck: np.ndarray
+    malformed: np.ndarray
+    malformed_kind: np.ndarray  # an index into MALFORMED
+    malformed_field: np.ndarray  # an index into VALUE_FIELDS
+    unit_error: np.ndarray
+    negative: np.ndarray
+    delivered_kwh: np.ndarray
+
+    @cached_property
+    def present(self) -> np.ndarray:
+        """The readings delivered at all."""
+        return ~self.in_gap
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """When each reading reached the head-end, and which came late, out of order or twice."""
+
+    ingested: np.ndarray  # microseconds since 1970 UTC
+    delay_draw: np.ndarray  # the uniform draw that set a late or early delivery's shift
+    late: np.ndarray
+    out_of_order: np.ndarray
+    dup_same: np.ndarray
+    dup_conflict: np.ndarray
+
+
+@dataclass(frozen=True)
+class Conflicts:
+    """The earlier, wrong deliveries of conflicting duplicates, in row-major order."""
+
+    wrong: np.ndarray
+    earlier_at: np.ndarray
+
+    @classmethod
+    def none(cls) -> Conflicts:
+        """No conflicting duplicate today."""
+        return cls(np.array([]), np.array([], dtype=np.int64))
+
+
 def simulate_day(
     houses: pa.Table, day: dt.date, settings: SimulationSettings
 ) -> tuple[pa.Table, pa.Table]:
@@ -88,46 +189,58 @@ def simulate_day(
     """
     if houses.num_rows == 0:
         return RAW_SCHEMA.empty_table(), TRUTH_SCHEMA.empty_table()
-    seed, climate, rates = settings.seed, settings.climate_preset, settings.faults
-    ha = houses_arrays(houses)
-    idx = ha.index
-    n_h, step = idx.size, settings.interval_minutes
-    local = local_day(day, climate.timezone)
-    n_i = local.intervals(step)
-    dnum = epoch_day(day)
-    load = simulate_load(ha, local, climate, seed, settings.events)
-
-    # Interval energy (kWh) and the meter's other channels.
-    energy = register_deltas(load.power_kw.reshape(n_h, n_i, step).sum(axis=2) / 60.0)
-    mean_kw = energy * 60.0 / step
-    starts = np.arange(n_i) * step
-    bias = 0.4 * normal(seed, S.HOUSE_SENSOR, idx)
-    temp_noise = (
-        0.15 * (uniform_grid(keyed(seed, S.TEMPERATURE_NOISE, idx, dnum), n_i) - 0.5) * np.sqrt(12)
+    meter = MeterDay(
+        settings, houses_arrays(houses), local_day(day, settings.climate_preset.timezone)
     )
-    temperature = load.outdoor_c[starts][None, :] + bias[:, None] + temp_noise
-    voltage = _voltage(settings, ha, local, starts, mean_kw)
+    load = simulate_load(
+        meter.houses, meter.local, settings.climate_preset, meter.seed, settings.events
+    )
+    channels = _channels(meter, load)
+    faults = _faults(meter, channels.energy)
+    deliveries = _deliveries(meter, faults)
+    raw, conflicts = _raw_readings(houses, meter, channels, faults, deliveries)
+    truth = _truth(houses, meter, channels, faults, deliveries, conflicts, load.events)
+    return raw, truth
 
-    # Faults. Gaps first (rows never delivered), then stuck meters, then value faults.
-    present = np.ones((n_h, n_i), dtype=bool)
-    hours = starts[None, :]
-    gap_on = uniform(seed, S.FAULT_GAP, idx, dnum) < rates.gap_per_house_day
-    gap_start = np.floor(uniform(seed, S.FAULT_GAP_START, idx, dnum) * local.minutes)
+
+def _channels(meter: MeterDay, load: DayLoad) -> Channels:
+    """Interval energy from the load, the house's temperature sensor, and its voltage."""
+    n_h, step = meter.houses.index.size, meter.step
+    energy = register_deltas(load.power_kw.reshape(n_h, meter.starts.size, step).sum(axis=2) / 60.0)
+    bias = 0.4 * normal(meter.seed, S.HOUSE_SENSOR, meter.houses.index)
+    temp_noise = 0.15 * (meter.grid(S.TEMPERATURE_NOISE) - 0.5) * np.sqrt(12)
+    temperature = load.outdoor_c[meter.starts][None, :] + bias[:, None] + temp_noise
+    voltage = _voltage(meter, energy * 60.0 / step)
+    return Channels(energy, temperature, voltage)
+
+
+def _gaps(meter: MeterDay) -> np.ndarray:
+    """Readings never delivered: one run of lost deliveries in some house-days."""
+    seed, idx, dnum, step = meter.seed, meter.houses.index, meter.dnum, meter.step
+    gap_on = uniform(seed, S.FAULT_GAP, idx, dnum) < meter.settings.faults.gap_per_house_day
+    gap_start = np.floor(uniform(seed, S.FAULT_GAP_START, idx, dnum) * meter.local.minutes)
     gap_minutes = np.clip(
         np.exp(np.log(45) + normal(seed, S.FAULT_GAP_LENGTH, idx, dnum)), step, 360
     )
     gap_len = np.maximum(1, np.round(gap_minutes / step)) * step
-    in_gap = (
-        gap_on[:, None] & (hours >= gap_start[:, None]) & (hours < (gap_start + gap_len)[:, None])
+    starts = meter.starts[None, :]
+    return (
+        gap_on[:, None] & (starts >= gap_start[:, None]) & (starts < (gap_start + gap_len)[:, None])
     )
-    present &= ~in_gap
 
-    stuck_on = uniform(seed, S.FAULT_STUCK, idx, dnum) < rates.stuck_per_house_day
+
+def _stuck(
+    meter: MeterDay, energy: np.ndarray, present: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A stuck register: a run repeating the reading before it. The run's mask (where the
+    repeat is wrong) and the energy delivered."""
+    seed, idx, dnum, n_i = meter.seed, meter.houses.index, meter.dnum, meter.starts.size
+    stuck_on = uniform(seed, S.FAULT_STUCK, idx, dnum) < meter.settings.faults.stuck_per_house_day
     stuck_start = 1 + np.floor(uniform(seed, S.FAULT_STUCK_START, idx, dnum) * (n_i - 1)).astype(
         int
     )
     stuck_len = np.maximum(
-        2, np.round((60 + 300 * uniform(seed, S.FAULT_STUCK_LENGTH, idx, dnum)) / step)
+        2, np.round((60 + 300 * uniform(seed, S.FAULT_STUCK_LENGTH, idx, dnum)) / meter.step)
     )
     cols = np.arange(n_i)[None, :]
     stuck = (
@@ -137,12 +250,20 @@ def simulate_day(
     )
     stuck &= present
     delivered_kwh = np.round(energy, 4)
-    last_value = delivered_kwh[np.arange(n_h), stuck_start - 1]
+    last_value = delivered_kwh[np.arange(idx.size), stuck_start - 1]
     delivered_kwh = np.where(stuck, last_value[:, None], delivered_kwh)
     stuck &= delivered_kwh != np.round(energy, 4)  # a repeat of the right value is no fault
+    return stuck, delivered_kwh
 
-    u_value = uniform_grid(keyed(seed, S.FAULT_VALUE, idx, dnum), n_i)
-    u_field = uniform_grid(keyed(seed, S.FAULT_FIELD, idx, dnum), n_i)
+
+def _faults(meter: MeterDay, energy: np.ndarray) -> Faults:
+    """Gaps first (rows never delivered), then stuck meters, then value faults."""
+    rates = meter.settings.faults
+    in_gap = _gaps(meter)
+    present = ~in_gap
+    stuck, delivered_kwh = _stuck(meter, energy, present)
+    u_value = meter.grid(S.FAULT_VALUE)
+    u_field = meter.grid(S.FAULT_FIELD)
     ok = present & ~stuck
     malformed = ok & (u_value < rates.malformed)
     unit_error = ok & (u_value >= rates.malformed) & (u_value < rates.malformed + rates.unit_error)
@@ -152,16 +273,25 @@ def simulate_day(
     negative &= delivered_kwh > 0
     delivered_kwh = np.where(unit_error, np.round(energy * 1000.0, 1), delivered_kwh)
     delivered_kwh = np.where(negative, -delivered_kwh, delivered_kwh)
-    kind_of_malformed = np.minimum((u_value / max(rates.malformed, 1e-12) * 5).astype(int), 4)
-    field_of_malformed = np.where(u_field < 0.6, 0, np.where(u_field < 0.8, 1, 2))
+    return Faults(
+        in_gap=in_gap,
+        stuck=stuck,
+        malformed=malformed,
+        malformed_kind=np.minimum((u_value / max(rates.malformed, 1e-12) * 5).astype(int), 4),
+        malformed_field=np.where(u_field < 0.6, 0, np.where(u_field < 0.8, 1, 2)),
+        unit_error=unit_error,
+        negative=negative,
+        delivered_kwh=delivered_kwh,
+    )
 
-    # Delivery: a few minutes after the interval ends; some late, some out of order.
-    day_start_us = local.start_minute * US_PER_MIN
-    ts = day_start_us + starts.astype(np.int64) * US_PER_MIN
-    lag_s = 30 + np.floor(uniform_grid(keyed(seed, S.DELIVERY_LAG, idx, dnum), n_i) * 270)
-    ingested = ts[None, :] + (step * 60 + lag_s).astype(np.int64) * 1_000_000
-    u_del = uniform_grid(keyed(seed, S.FAULT_DELIVERY, idx, dnum), n_i)
-    u_delay = uniform_grid(keyed(seed, S.FAULT_DELAY, idx, dnum), n_i)
+
+def _deliveries(meter: MeterDay, faults: Faults) -> Deliveries:
+    """A few minutes after the interval ends; some late, some out of order, some twice."""
+    rates, present = meter.settings.faults, faults.present
+    lag_s = 30 + np.floor(meter.grid(S.DELIVERY_LAG) * 270)
+    ingested = meter.timestamps[None, :] + (meter.step * 60 + lag_s).astype(np.int64) * 1_000_000
+    u_del = meter.grid(S.FAULT_DELIVERY)
+    u_delay = meter.grid(S.FAULT_DELAY)
     late = present & (u_del < rates.late)
     out_of_order = present & (u_del >= rates.late) & (u_del < rates.late + rates.out_of_order)
     out_of_order[:, 0] = False
@@ -172,28 +302,34 @@ def simulate_day(
     ingested = np.where(
         out_of_order, previous - (1 + u_delay * 119).astype(np.int64) * 1_000_000, ingested
     )
-
-    u_dup = uniform_grid(keyed(seed, S.FAULT_DUPLICATE, idx, dnum), n_i)
-    clean = present & ~stuck & ~malformed & ~unit_error & ~negative
+    u_dup = meter.grid(S.FAULT_DUPLICATE)
+    clean = present & ~faults.stuck & ~faults.malformed & ~faults.unit_error & ~faults.negative
     dup_same = clean & (u_dup < rates.duplicate_identical)
     dup_conflict = (
         clean
         & (u_dup >= rates.duplicate_identical)
         & (u_dup < rates.duplicate_identical + rates.duplicate_conflicting)
     )
+    return Deliveries(ingested, u_delay, late, out_of_order, dup_same, dup_conflict)
 
-    # Text, as the head-end delivers it.
-    rows_h, rows_i = np.nonzero(present)
+
+def _raw_readings(
+    houses: pa.Table, meter: MeterDay, channels: Channels, faults: Faults, deliveries: Deliveries
+) -> tuple[pa.Table, Conflicts]:
+    """The readings as the head-end delivers them, as text, with the duplicate deliveries; and
+    the conflicting duplicates' wrong values."""
+    n_i = meter.starts.size
+    rows_h, rows_i = np.nonzero(faults.present)
     flat = rows_h * n_i + rows_i
-    ids = houses["house_id"].combine_chunks()
-    house_col = pc.take(ids, pa.array(rows_h))
-    cons = _text(delivered_kwh.ravel()[flat], 4)
-    temp = _text(temperature.ravel()[flat], 1)
-    volt = _text(voltage.ravel()[flat], 1)
-    mal = malformed.ravel()[flat]
-    mal_kind = kind_of_malformed.ravel()[flat]
-    mal_field = field_of_malformed.ravel()[flat]
-    columns = [cons, temp, volt]
+    house_col = pc.take(houses["house_id"].combine_chunks(), pa.array(rows_h))
+    columns = [
+        _text(faults.delivered_kwh.ravel()[flat], 4),
+        _text(channels.temperature.ravel()[flat], 1),
+        _text(channels.voltage.ravel()[flat], 1),
+    ]
+    mal = faults.malformed.ravel()[flat]
+    mal_kind = faults.malformed_kind.ravel()[flat]
+    mal_field = faults.malformed_field.ravel()[flat]
     for f in range(3):
         mask = mal & (mal_field == f)
         if mask.any():
@@ -202,85 +338,62 @@ def simulate_day(
     raw = pa.table(
         [
             house_col,
-            pa.array(ts[rows_i], pa.timestamp("us")),
-            pa.array(ingested.ravel()[flat], pa.timestamp("us")),
+            pa.array(meter.timestamps[rows_i], pa.timestamp("us")),
+            pa.array(deliveries.ingested.ravel()[flat], pa.timestamp("us")),
             *columns,
         ],
         schema=RAW_SCHEMA,
     )
-
-    # Duplicate deliveries: identical copies, and earlier deliveries of a wrong value.
     extra = []
-    same = np.nonzero(dup_same.ravel()[flat])[0]
+    same = np.nonzero(deliveries.dup_same.ravel()[flat])[0]
     if same.size:
         extra.append(raw.take(pa.array(same)))
-    conflict = np.nonzero(dup_conflict.ravel()[flat])[0]
-    wrong, earlier_at = np.array([]), np.array([], dtype=np.int64)
+    conflicts = Conflicts.none()
+    conflict = np.nonzero(deliveries.dup_conflict.ravel()[flat])[0]
     if conflict.size:
-        earlier = raw.take(pa.array(conflict))
-        factor = 0.5 + uniform(
-            seed, S.FAULT_CONFLICT_VALUE, idx[rows_h[conflict]], dnum, rows_i[conflict]
+        conflicts = _conflicts(meter, channels, deliveries, rows_h[conflict], flat[conflict])
+        earlier = (
+            raw.take(pa.array(conflict))
+            .set_column(2, "ingested_at", pa.array(conflicts.earlier_at, pa.timestamp("us")))
+            .set_column(3, "consumption_kwh", _text(conflicts.wrong, 4))
         )
-        wrong = np.round(energy.ravel()[flat[conflict]] * factor + 0.001, 4)
-        shift = (60 + u_delay.ravel()[flat[conflict]] * 3540).astype(np.int64) * 1_000_000
-        earlier_at = ingested.ravel()[flat[conflict]] - shift
-        earlier = earlier.set_column(
-            2, "ingested_at", pa.array(earlier_at, pa.timestamp("us"))
-        ).set_column(3, "consumption_kwh", _text(wrong, 4))
         extra.append(earlier)
     if extra:
         raw = pa.concat_tables([raw, *extra])
+    return raw, conflicts
 
-    truth = _truth(
-        houses,
-        day,
-        settings,
-        energy,
-        temperature,
-        voltage,
-        delivered_kwh,
-        ingested,
-        ts,
-        in_gap,
-        stuck,
-        malformed,
-        kind_of_malformed,
-        field_of_malformed,
-        unit_error=unit_error,
-        negative=negative,
-        late=late,
-        out_of_order=out_of_order,
-        dup_same=dup_same,
-        dup_conflict=dup_conflict,
-        conflicts=(wrong, earlier_at),
-        events=load.events,
+
+def _conflicts(
+    meter: MeterDay, channels: Channels, deliveries: Deliveries, h: np.ndarray, flat: np.ndarray
+) -> Conflicts:
+    """Earlier deliveries of a wrong value (half to one and a half times the right one) of the
+    readings at ``flat`` (row-major house-by-interval places) of houses ``h``."""
+    factor = 0.5 + uniform(
+        meter.seed,
+        S.FAULT_CONFLICT_VALUE,
+        meter.houses.index[h],
+        meter.dnum,
+        flat % meter.starts.size,
     )
-    return raw, truth
+    wrong = np.round(channels.energy.ravel()[flat] * factor + 0.001, 4)
+    shift = (60 + deliveries.delay_draw.ravel()[flat] * 3540).astype(np.int64) * 1_000_000
+    return Conflicts(wrong, deliveries.ingested.ravel()[flat] - shift)
 
 
-def _voltage(
-    settings: SimulationSettings,
-    ha: HouseArrays,
-    local: LocalDay,
-    starts: np.ndarray,
-    mean_kw: np.ndarray,
-) -> np.ndarray:
+def _voltage(meter: MeterDay, mean_kw: np.ndarray) -> np.ndarray:
     """Voltage at each house: the feeder's tap minus a drop that follows the feeder's load."""
-    seed, climate = settings.seed, settings.climate_preset
-    tap = 1.02 + 0.02 * uniform(seed, S.FEEDER_TAP, ha.feeder)
-    drop = 0.03 + 0.03 * uniform(seed, S.FEEDER_DROP, ha.feeder)
-    dnum = epoch_day(local.day)
-    wall = local.wall_minutes()[starts]
+    seed, climate, feeder = meter.seed, meter.settings.climate_preset, meter.houses.feeder
+    tap = 1.02 + 0.02 * uniform(seed, S.FEEDER_TAP, feeder)
+    drop = 0.03 + 0.03 * uniform(seed, S.FEEDER_DROP, feeder)
+    wall = meter.local.wall_minutes()[meter.starts]
     # The feeder's expected simultaneous load: the standard profile, heavier in winter. It is a
     # function of the feeder, not of the houses simulated with it, so it keeps determinism.
-    season = float(seasonal_position(climate, np.array([dnum + 0.5]))[0])
+    season = float(seasonal_position(climate, np.array([meter.dnum + 0.5]))[0])
     feeder_shape = TEMPLATES[0][wall] / TEMPLATES[0].max() * (1 + 0.25 * max(0.0, -season))
     nominal = climate.nominal_voltage
     v = nominal * (tap[:, None] - drop[:, None] * feeder_shape[None, :]) - 0.6 * mean_kw
-    n_i = starts.size
-    base = keyed(seed, S.VOLTAGE_NOISE, ha.index, dnum)
-    v = v + 0.5 * (uniform_grid(base, n_i) - 0.5) * np.sqrt(12)
-    u_event = uniform_grid(keyed(seed, S.VOLTAGE_EVENT, ha.index, dnum), n_i)
+    v = v + 0.5 * (meter.grid(S.VOLTAGE_NOISE) - 0.5) * np.sqrt(12)
+    u_event = meter.grid(S.VOLTAGE_EVENT)
     sag = u_event < 3e-4
     swell = (u_event >= 3e-4) & (u_event < 4e-4)
     depth = u_event / 4e-4
@@ -289,138 +402,148 @@ def _voltage(
     return v
 
 
+@dataclass(frozen=True)
+class _FaultRows:
+    """Truth rows of the faults at a mask's places, as columns: the house, the interval and,
+    where the reading was delivered, when."""
+
+    ids: np.ndarray
+    timestamps: np.ndarray
+    ingested: np.ndarray
+
+    def of(
+        self,
+        mask: np.ndarray,
+        kind: str | np.ndarray,
+        field: str | np.ndarray | None,
+        delivered: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        true_value: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        delivered_row: bool = True,
+    ) -> dict | None:
+        """The rows of ``mask``'s faults; ``kind`` and ``field`` a value or a grid of them."""
+        h, i = np.nonzero(mask)
+        n = h.size
+        if n == 0:
+            return None
+
+        def each(value: str | np.ndarray | None) -> np.ndarray:
+            return value[h, i] if isinstance(value, np.ndarray) else np.full(n, value, dtype=object)
+
+        return {
+            "house_id": self.ids[h],
+            "simulated_timestamp": self.timestamps[i],
+            "kind": each(kind),
+            "category": each("fault"),
+            "field": each(field),
+            "delivered_value": each(None) if delivered is None else delivered(h, i),
+            "true_value": np.full(n, np.nan) if true_value is None else true_value(h, i),
+            "ingested_at": self.ingested[h, i] if delivered_row else each(None),
+        }
+
+
 def _truth(
     houses: pa.Table,
-    day: dt.date,
-    settings: SimulationSettings,
-    energy,
-    temperature,
-    voltage,
-    delivered_kwh,
-    ingested,
-    ts,
-    in_gap,
-    stuck,
-    malformed,
-    kind_of_malformed,
-    field_of_malformed,
-    unit_error,
-    negative,
-    late,
-    out_of_order,
-    dup_same,
-    dup_conflict,
-    conflicts,
-    events,
+    meter: MeterDay,
+    channels: Channels,
+    faults: Faults,
+    deliveries: Deliveries,
+    conflicts: Conflicts,
+    events: dict[str, Episodes],
 ) -> pa.Table:
+    """One truth row per injected fault (house and interval) and per house-day event."""
     ids = np.array(houses["house_id"].to_pylist(), dtype=object)
-    true_fields = (energy, temperature, voltage)
-    decimals = (4, 1, 1)
-    parts: list[dict] = []
+    parts = _fault_parts(ids, meter, channels, faults, deliveries, conflicts)
+    tables = [_truth_table(p, meter.local.day) for p in parts]
+    tables += _event_tables(ids, meter.local.day, events)
+    if not tables:
+        return TRUTH_SCHEMA.empty_table()
+    return pa.concat_tables(tables)
 
-    def add(
-        mask: np.ndarray, kind, field: str | None, delivered, true_value, delivered_row=True
-    ) -> None:
-        h, i = np.nonzero(mask)
-        if h.size == 0:
-            return
-        kinds = kind[h, i] if isinstance(kind, np.ndarray) else np.full(h.size, kind, dtype=object)
-        parts.append(
-            {
-                "house_id": ids[h],
-                "simulated_timestamp": ts[i],
-                "kind": kinds,
-                "category": np.full(h.size, "fault", dtype=object),
-                "field": np.full(h.size, field, dtype=object)
-                if not isinstance(field, np.ndarray)
-                else field[h, i],
-                "delivered_value": delivered(h, i)
-                if delivered is not None
-                else np.full(h.size, None, dtype=object),
-                "true_value": true_value(h, i)
-                if true_value is not None
-                else np.full(h.size, np.nan),
-                "ingested_at": ingested[h, i]
-                if delivered_row
-                else np.full(h.size, None, dtype=object),
-            }
-        )
 
-    def cons_true_at(h: np.ndarray, i: np.ndarray) -> np.ndarray:
-        return np.round(energy[h, i], 4)
+def _fault_parts(
+    ids: np.ndarray,
+    meter: MeterDay,
+    channels: Channels,
+    faults: Faults,
+    deliveries: Deliveries,
+    conflicts: Conflicts,
+) -> list[dict]:
+    """The faults' truth rows as columns, a dict a kind, in the order the truth lists them."""
+    rows = _FaultRows(ids, meter.timestamps, deliveries.ingested)
+    true_fields, decimals = (channels.energy, channels.temperature, channels.voltage), (4, 1, 1)
 
-    add(in_gap, "gap", None, None, cons_true_at, delivered_row=False)
+    def true_kwh(h: np.ndarray, i: np.ndarray) -> np.ndarray:
+        return np.round(channels.energy[h, i], 4)
 
-    def fmt4(h, i):
-        return pc.cast(pa.array(delivered_kwh[h, i]), pa.string()).to_numpy(zero_copy_only=False)  # noqa: E731
+    def delivered_kwh(h: np.ndarray, i: np.ndarray) -> np.ndarray:
+        return _as_text(faults.delivered_kwh[h, i])
 
-    add(stuck, "stuck_meter", "consumption_kwh", fmt4, cons_true_at)
-    add(unit_error, "unit_error", "consumption_kwh", fmt4, cons_true_at)
-    add(negative, "negative", "consumption_kwh", fmt4, cons_true_at)
-    mal_kind_names = np.array(MALFORMED_KINDS, dtype=object)[kind_of_malformed]
-    mal_values = np.array(MALFORMED, dtype=object)[kind_of_malformed]
-    field_names = np.array(VALUE_FIELDS, dtype=object)[field_of_malformed]
+    def malformed_value(h: np.ndarray, i: np.ndarray) -> np.ndarray:
+        return np.array(MALFORMED, dtype=object)[faults.malformed_kind[h, i]]
 
     def malformed_true(h: np.ndarray, i: np.ndarray) -> np.ndarray:
-        f = field_of_malformed[h, i]
+        f = faults.malformed_field[h, i]
         out = np.empty(h.size)
         for k in range(3):
             sel = f == k
             out[sel] = np.round(true_fields[k][h[sel], i[sel]], decimals[k])
         return out
 
-    add(malformed, mal_kind_names, field_names, lambda h, i: mal_values[h, i], malformed_true)
-    add(late, "late", None, None, None)
-    add(out_of_order, "out_of_order", None, None, None)
-    add(dup_same, "duplicate_identical", None, None, None)
-    # The earlier, wrong deliveries, in the (row-major) order simulate_day made them.
-    wrong, earlier_at = conflicts
-    if dup_conflict.any():
-        h, i = np.nonzero(dup_conflict)
-        parts.append(
-            {
-                "house_id": ids[h],
-                "simulated_timestamp": ts[i],
-                "kind": np.full(h.size, "duplicate_conflicting", dtype=object),
-                "category": np.full(h.size, "fault", dtype=object),
-                "field": np.full(h.size, "consumption_kwh", dtype=object),
-                "delivered_value": pc.cast(pa.array(wrong), pa.string()).to_numpy(
-                    zero_copy_only=False
-                ),
-                "true_value": cons_true_at(h, i),
-                "ingested_at": earlier_at,
-            }
-        )
-    table_parts = []
-    day_arr = pa.scalar(day, pa.date32())
-    for p in parts:
-        n = len(p["house_id"])
-        table_parts.append(
-            pa.table(
-                {
-                    "house_id": pa.array(p["house_id"], pa.string()),
-                    "day": pa.array([day_arr.as_py()] * n, pa.date32()),
-                    "simulated_timestamp": pa.array(p["simulated_timestamp"], pa.timestamp("us")),
-                    "kind": pa.array(p["kind"], pa.string()),
-                    "category": pa.array(p["category"], pa.string()),
-                    "field": pa.array(p["field"], pa.string()),
-                    "delivered_value": pa.array(p["delivered_value"], pa.string()),
-                    "true_value": pa.array(p["true_value"], pa.float64(), from_pandas=True),
-                    "ingested_at": pa.array(
-                        list(p["ingested_at"])
-                        if p["ingested_at"].dtype == object
-                        else p["ingested_at"],
-                        pa.timestamp("us"),
-                    ),
-                },
-                schema=TRUTH_SCHEMA,
-            )
-        )
+    consumption = "consumption_kwh"
+    parts = [
+        rows.of(faults.in_gap, "gap", None, true_value=true_kwh, delivered_row=False),
+        rows.of(faults.stuck, "stuck_meter", consumption, delivered_kwh, true_kwh),
+        rows.of(faults.unit_error, "unit_error", consumption, delivered_kwh, true_kwh),
+        rows.of(faults.negative, "negative", consumption, delivered_kwh, true_kwh),
+        rows.of(
+            faults.malformed,
+            np.array(MALFORMED_KINDS, dtype=object)[faults.malformed_kind],
+            np.array(VALUE_FIELDS, dtype=object)[faults.malformed_field],
+            malformed_value,
+            malformed_true,
+        ),
+        rows.of(deliveries.late, "late", None),
+        rows.of(deliveries.out_of_order, "out_of_order", None),
+        rows.of(deliveries.dup_same, "duplicate_identical", None),
+        # The earlier, wrong deliveries, in the (row-major) order _raw_readings made them.
+        rows.of(deliveries.dup_conflict, "duplicate_conflicting", consumption, true_value=true_kwh),
+    ]
+    if parts[-1] is not None:
+        parts[-1]["delivered_value"] = _as_text(conflicts.wrong)
+        parts[-1]["ingested_at"] = conflicts.earlier_at
+    return [p for p in parts if p is not None]
+
+
+def _truth_table(part: dict, day: dt.date) -> pa.Table:
+    """A truth table of one kind's columns (:func:`_fault_parts`)."""
+    n = len(part["house_id"])
+    ingested = part["ingested_at"]
+    return pa.table(
+        {
+            "house_id": pa.array(part["house_id"], pa.string()),
+            "day": pa.array([day] * n, pa.date32()),
+            "simulated_timestamp": pa.array(part["simulated_timestamp"], pa.timestamp("us")),
+            "kind": pa.array(part["kind"], pa.string()),
+            "category": pa.array(part["category"], pa.string()),
+            "field": pa.array(part["field"], pa.string()),
+            "delivered_value": pa.array(part["delivered_value"], pa.string()),
+            "true_value": pa.array(part["true_value"], pa.float64(), from_pandas=True),
+            "ingested_at": pa.array(
+                list(ingested) if ingested.dtype == object else ingested, pa.timestamp("us")
+            ),
+        },
+        schema=TRUTH_SCHEMA,
+    )
+
+
+def _event_tables(ids: np.ndarray, day: dt.date, events: dict[str, Episodes]) -> list[pa.Table]:
+    """One truth row per house with a house-day event on (a new appliance: the day it came)."""
+    tables = []
     for ep in events.values():
         h = np.nonzero(ep.active if ep.kind != "new_appliance" else ep.starts_today)[0]
         if h.size == 0:
             continue
-        table_parts.append(
+        tables.append(
             pa.table(
                 {
                     "house_id": pa.array(ids[h], pa.string()),
@@ -436,6 +559,4 @@ def _truth(
                 schema=TRUTH_SCHEMA,
             )
         )
-    if not table_parts:
-        return TRUTH_SCHEMA.empty_table()
-    return pa.concat_tables(table_parts)
+    return tables
