@@ -611,6 +611,159 @@ def _drop_quietly(url: str, schema: str, names: Iterable[str]) -> None:
         pass  # leftovers are named __stage_ and hold no live data
 
 
+@dataclass(frozen=True)
+class DayStages:
+    """A load's staging tables: one a day, under a partitioned parent when several days are
+    loaded (PostgreSQL then routes each row to its day)."""
+
+    target: TableTarget
+    schema: pa.Schema
+    parent: str | None
+    by_day: dict[dt.date, str]
+
+    @classmethod
+    def named(
+        cls, target: TableTarget, schema: pa.Schema, days: Sequence[dt.date], stage_id: str
+    ) -> DayStages:
+        """The stages of ``days`` (sorted), named for the staging owner ``stage_id``."""
+        parent = _stage_name(target, "", stage_id) if len(days) > 1 else None
+        by_day = {day: _stage_name(target, f"_p{day:%Y%m%d}", stage_id) for day in days}
+        return cls(target, schema, parent, by_day)
+
+    @property
+    def names(self) -> list[str]:
+        """Every table the stages create."""
+        return [*self.by_day.values(), *([self.parent] if self.parent else [])]
+
+    @property
+    def days(self) -> list[dt.date]:
+        """The days staged, in order."""
+        return list(self.by_day)
+
+    @property
+    def into(self) -> str:
+        """The table the writers COPY into."""
+        return self.parent or self.by_day[self.days[0]]
+
+    def ident(self, name: str) -> sql.Identifier:
+        """A stage's name, qualified by the target's schema."""
+        return sql.Identifier(self.target.schema, name)
+
+
+def _create_stages(conn: psycopg.Connection, stages: DayStages) -> None:
+    """The staging tables, each day's checked to its day's bounds (so ATTACH in the swap's
+    transaction skips its validation scan), under the parent when there is one."""
+    target = stages.target
+    like = sql.SQL("(LIKE {} INCLUDING DEFAULTS)").format(target.ident)
+    pcol = sql.Identifier(target.partition_column)
+    if stages.parent:
+        conn.execute(
+            sql.SQL("CREATE TABLE {} {} PARTITION BY RANGE ({})").format(
+                stages.ident(stages.parent), like, pcol
+            )
+        )
+    for day, name in stages.by_day.items():
+        start, end = day_bounds(target, stages.schema, day)
+        conn.execute(sql.SQL("CREATE TABLE {} {}").format(stages.ident(name), like))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} >= {} AND {} < {})").format(
+                stages.ident(name),
+                sql.Identifier(bounded_name(name, "_day")),
+                pcol,
+                start,
+                pcol,
+                end,
+            )
+        )
+        if stages.parent:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                    stages.ident(stages.parent), stages.ident(name), start, end
+                )
+            )
+
+
+def _copy_into_stages(stages: DayStages, write: Writer) -> int:
+    """The writers' COPY into the stages; the rows they report."""
+    try:
+        return write(stages.ident(stages.into))
+    except psycopg.errors.CheckViolation as err:
+        days, target = stages.days, stages.target
+        raise WarehouseError(
+            f"Rows outside the days {days[0]}..{days[-1]} were written to "
+            f"{target.schema}.{target.table}: {str(err).splitlines()[0]}"
+        ) from None
+
+
+def _staged_rows(
+    conn: psycopg.Connection, stages: DayStages, written: int, expected_rows: int | None
+) -> dict[dt.date, int]:
+    """Each day's stage, detached from the parent, and its rows; refuses a load whose rows are
+    not those the writers reported (and the frame held)."""
+    target = stages.target
+    rows_by_day = {}
+    for day, name in stages.by_day.items():
+        if stages.parent:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                    stages.ident(stages.parent), stages.ident(name)
+                )
+            )
+        if target.primary_key and not stages.parent:
+            # One keyed day: a task that committed twice repeats its rows, which the key refuses,
+            # so the count the writers report is the day's.
+            rows_by_day[day] = written
+            continue
+        rows_by_day[day] = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(stages.ident(name))
+        ).fetchone()[0]
+    staged = sum(rows_by_day.values())
+    # A retried Spark task may have committed twice: refuse rather than duplicate.
+    if staged != written or (expected_rows is not None and staged != expected_rows):
+        raise WarehouseError(
+            f"Loading {target.schema}.{target.table} staged {staged} rows but the "
+            f"writers reported {written}"
+            + (f" and the frame has {expected_rows}" if expected_rows is not None else "")
+            + "; the previous version is kept."
+        )
+    return rows_by_day
+
+
+def _key_stages(conn: psycopg.Connection, stages: DayStages) -> None:
+    """The target's primary key on each day's stage: a duplicate key refuses the load."""
+    target = stages.target
+    for name in stages.by_day.values():
+        try:
+            _add_primary_key(conn, target.schema, name, target.primary_key)
+        except psycopg.errors.UniqueViolation as err:
+            raise WarehouseError(
+                f"Duplicate primary key in the rows for {target.schema}.{target.table}: "
+                f"{str(err).splitlines()[-1].strip()}; the previous version is kept."
+            ) from None
+
+
+def _swap_in_stages(conn: psycopg.Connection, stages: DayStages) -> None:
+    """In the swap's transaction: each day's stage replaces the day's partition, if any."""
+    target = stages.target
+    for day, name in stages.by_day.items():
+        final = stages.ident(target.day_table(day))
+        if conn.execute("SELECT to_regclass(%s)", (final.as_string(conn),)).fetchone()[0]:
+            conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(target.ident, final))
+            conn.execute(sql.SQL("DROP TABLE {}").format(final))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                stages.ident(name), sql.Identifier(target.day_table(day))
+            )
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                target.ident, final, *day_bounds(target, stages.schema, day)
+            )
+        )
+    if stages.parent:
+        conn.execute(sql.SQL("DROP TABLE {}").format(stages.ident(stages.parent)))
+
+
 def load_days(
     url: str,
     target: TableTarget,
@@ -624,146 +777,36 @@ def load_days(
 
     ``write`` receives the staging table to COPY into (a partitioned table when several days are
     loaded, so PostgreSQL routes each row to its day; a row outside ``days`` fails the load).
+    Stage, copy, count, key, then swap every day in one transaction.
     """
     assert target.partition_column, "load_days needs a day-partitioned table"
-    days = sorted(set(days))
     with connect(url, autocommit=True) as conn:
         ensure_table(conn, target, schema)
     owner = StagingOwner(url)
     sweep_stages(url, target)
-    stage_parent = _stage_name(target, "", owner.stage_id) if len(days) > 1 else None
-    stage_days = {day: _stage_name(target, f"_p{day:%Y%m%d}", owner.stage_id) for day in days}
-    created = [*stage_days.values(), *([stage_parent] if stage_parent else [])]
+    stages = DayStages.named(target, schema, sorted(set(days)), owner.stage_id)
     committed = False
     try:
         with connect(url, autocommit=True) as conn:
-            like = sql.SQL("(LIKE {} INCLUDING DEFAULTS)").format(target.ident)
-            pcol = sql.Identifier(target.partition_column)
-            if stage_parent:
-                conn.execute(
-                    sql.SQL("CREATE TABLE {} {} PARTITION BY RANGE ({})").format(
-                        sql.Identifier(target.schema, stage_parent), like, pcol
-                    )
-                )
-            for day, name in stage_days.items():
-                start, end = day_bounds(target, schema, day)
-                conn.execute(
-                    sql.SQL("CREATE TABLE {} {}").format(sql.Identifier(target.schema, name), like)
-                )
-                # The check lets ATTACH skip its validation scan inside the swap transaction.
-                conn.execute(
-                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} >= {} AND {} < {})").format(
-                        sql.Identifier(target.schema, name),
-                        sql.Identifier(bounded_name(name, "_day")),
-                        pcol,
-                        start,
-                        pcol,
-                        end,
-                    )
-                )
-                if stage_parent:
-                    conn.execute(
-                        sql.SQL(
-                            "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
-                        ).format(
-                            sql.Identifier(target.schema, stage_parent),
-                            sql.Identifier(target.schema, name),
-                            start,
-                            end,
-                        )
-                    )
-        into = stage_parent or stage_days[days[0]]
-        clock = time.perf_counter()
-        try:
-            written = write(sql.Identifier(target.schema, into))
-        except psycopg.errors.CheckViolation as err:
-            raise WarehouseError(
-                f"Rows outside the days {days[0]}..{days[-1]} were written to "
-                f"{target.schema}.{target.table}: {str(err).splitlines()[0]}"
-            ) from None
+            _create_stages(conn, stages)
         result = LoadResult()
+        clock = time.perf_counter()
+        written = _copy_into_stages(stages, write)
         result.seconds["copy"] = time.perf_counter() - clock
         clock = time.perf_counter()
         with connect(url, autocommit=True) as conn:
-            for day, name in stage_days.items():
-                if stage_parent:
-                    conn.execute(
-                        sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
-                            sql.Identifier(target.schema, stage_parent),
-                            sql.Identifier(target.schema, name),
-                        )
-                    )
-                if target.primary_key and not stage_parent:
-                    # One keyed day: a task that committed twice repeats its rows, which the
-                    # key below refuses, so the count the writers report is the day's.
-                    result.rows_by_day[day] = written
-                    continue
-                result.rows_by_day[day] = conn.execute(
-                    sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(target.schema, name))
-                ).fetchone()[0]
-            # A retried Spark task may have committed twice: refuse rather than duplicate.
-            if result.rows != written or (
-                expected_rows is not None and result.rows != expected_rows
-            ):
-                raise WarehouseError(
-                    f"Loading {target.schema}.{target.table} staged {result.rows} rows but the "
-                    f"writers reported {written}"
-                    + (f" and the frame has {expected_rows}" if expected_rows is not None else "")
-                    + "; the previous version is kept."
-                )
+            result.rows_by_day.update(_staged_rows(conn, stages, written, expected_rows))
             if target.primary_key:
-                for name in stage_days.values():
-                    try:
-                        _add_primary_key(conn, target.schema, name, target.primary_key)
-                    except psycopg.errors.UniqueViolation as err:
-                        raise WarehouseError(
-                            f"Duplicate primary key in the rows for {target.schema}.{target.table}: "
-                            f"{str(err).splitlines()[-1].strip()}; the previous version is kept."
-                        ) from None
+                _key_stages(conn, stages)
         result.seconds["key"] = time.perf_counter() - clock
         clock = time.perf_counter()
-
-        def swap_in(conn: psycopg.Connection) -> None:
-            for day, name in stage_days.items():
-                final = target.day_table(day)
-                if conn.execute(
-                    "SELECT to_regclass(%s)",
-                    (sql.Identifier(target.schema, final).as_string(conn),),
-                ).fetchone()[0]:
-                    conn.execute(
-                        sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
-                            target.ident, sql.Identifier(target.schema, final)
-                        )
-                    )
-                    conn.execute(
-                        sql.SQL("DROP TABLE {}").format(sql.Identifier(target.schema, final))
-                    )
-                conn.execute(
-                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                        sql.Identifier(target.schema, name), sql.Identifier(final)
-                    )
-                )
-                conn.execute(
-                    sql.SQL(
-                        "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
-                    ).format(
-                        target.ident,
-                        sql.Identifier(target.schema, final),
-                        *day_bounds(target, schema, day),
-                    )
-                )
-            if stage_parent:
-                conn.execute(
-                    sql.SQL("DROP TABLE {}").format(sql.Identifier(target.schema, stage_parent))
-                )
-
-        _swap(url, target, swap_in, patience)
+        _swap(url, target, lambda conn: _swap_in_stages(conn, stages), patience)
         result.seconds["swap"] = time.perf_counter() - clock
         committed = True
         return result
     finally:
         if not committed:
-            _drop_quietly(url, target.schema, created)
+            _drop_quietly(url, target.schema, stages.names)
         owner.close()
 
 
