@@ -4,6 +4,7 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import pandas as pd
 from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
@@ -291,7 +292,29 @@ def _history(
     return shapes if len(days) > 1 else None
 
 
-def _measure(clean: DataFrame, rej: DataFrame, params: CleaningParams):
+@dataclass(frozen=True)
+class CleaningMeasures:
+    """What the cleaning's checks judge, read from the days the step wrote (days as text)."""
+
+    days: list[str]
+    raw_by_day: dict[str, int]
+    house_days: pd.DataFrame  # per house-day: readings (n), estimated (est), repeated keys
+    rejected_by_day: dict[str, int]
+    rejected_by_reason: dict[str, int]
+    schema_errors: dict
+
+    def of_day(self, column: str, how: str = "sum") -> dict[str, int]:
+        """A column of the house-days aggregated per day."""
+        return self.house_days.groupby(DAY)[column].agg(how).to_dict()
+
+
+def _measure(
+    clean: DataFrame,
+    rej: DataFrame,
+    days: list[dt.date],
+    raw_by_day: dict[str, int],
+    params: CleaningParams,
+) -> CleaningMeasures:
     """What the checks judge, read from the written days: counts per house-day, rejections per
     day and reason, pandera's errors. The three are independent Spark queries and run at once:
     on a small run each is mostly waiting (planning, scheduling, a dozen small jobs), which
@@ -302,7 +325,16 @@ def _measure(clean: DataFrame, rej: DataFrame, params: CleaningParams):
             lambda: rej.groupBy(DAY, "reason").agg(F.count("*").alias("n")).collect()
         )
         errors = pool.submit(schema_errors, clean.drop(DAY), params)
-        return counts.result(), reasons.result(), errors.result()
+        house_days, rej_by_reason, errs = counts.result(), reasons.result(), errors.result()
+    house_days[DAY] = house_days[DAY].astype(str)
+    rej_by_day: dict[str, int] = {}
+    by_reason: dict[str, int] = {}
+    for r in rej_by_reason:
+        rej_by_day[str(r[DAY])] = rej_by_day.get(str(r[DAY]), 0) + r["n"]
+        by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + r["n"]
+    return CleaningMeasures(
+        [str(d) for d in days], raw_by_day, house_days, rej_by_day, by_reason, errs
+    )
 
 
 def _checks(
@@ -317,82 +349,79 @@ def _checks(
     the rejection rate only where a model of the faults predicts it."""
     clean = store.read_days(AssetKey("cleaned_readings"), days)
     rej = store.read_days(AssetKey("rejected_readings"), days)
-    house_days, rej_by_reason, errors = _measure(clean, rej, params)
-    house_days[DAY] = house_days[DAY].astype(str)
-    from_raw = (house_days["n"] - house_days["est"]).groupby(house_days[DAY]).sum().to_dict()
-    rej_by_day: dict[str, int] = {}
-    reasons: dict[str, int] = {}
-    for r in rej_by_reason:
-        rej_by_day[str(r[DAY])] = rej_by_day.get(str(r[DAY]), 0) + r["n"]
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + r["n"]
-    names = [str(d) for d in days]
+    m = _measure(clean, rej, days, raw_by_day, params)
+    error, warn = AssetCheckSeverity.ERROR, AssetCheckSeverity.WARN
+    yield day_results(context, "cleaned_readings", "nothing_lost", error, _nothing_lost_days(m))
+    yield day_results(context, "cleaned_readings", "unique_key", error, *_unique_days(m, clean))
+    yield day_results(context, "cleaned_readings", "pandera_schema", error, *_schema_days(m))
     yield day_results(
-        context,
-        "cleaned_readings",
-        "nothing_lost",
-        AssetCheckSeverity.ERROR,
-        {
-            d: _nothing_lost(raw_by_day.get(d, 0), int(from_raw.get(d, 0)), rej_by_day.get(d, 0))
-            for d in names
-        },
+        context, "cleaned_readings", "completeness", warn, _completeness_days(m, params)
     )
-    repeated = house_days.groupby(DAY)["repeated"].sum().to_dict()
+    if model is not None:
+        yield day_results(
+            context, "rejected_readings", "rejection_rate", warn, *_rejection_days(m, model)
+        )
+
+
+def _nothing_lost_days(m: CleaningMeasures) -> dict[str, Verdict]:
+    """Per day: raw readings = cleaned from raw + rejected."""
+    from_raw = (m.house_days["n"] - m.house_days["est"]).groupby(m.house_days[DAY]).sum()
+    return {
+        d: _nothing_lost(
+            m.raw_by_day.get(d, 0), int(from_raw.get(d, 0)), m.rejected_by_day.get(d, 0)
+        )
+        for d in m.days
+    }
+
+
+def _unique_days(m: CleaningMeasures, clean: DataFrame) -> tuple[dict[str, Verdict], dict]:
+    """Per day: each (house, interval) once; a sample of the repeated keys where any repeat."""
+    repeated = m.of_day("repeated")
     sample = []
     if any(repeated.values()):
         # Only a failing check pays for the exact list of repeated keys.
         dups = clean.groupBy("house_id", "simulated_timestamp").count().where("count > 1")
         sample = [{k: str(v) for k, v in r.asDict().items()} for r in dups.limit(5).collect()]
-    yield day_results(
-        context,
-        "cleaned_readings",
-        "unique_key",
-        AssetCheckSeverity.ERROR,
-        {d: _unique(int(repeated.get(d, 0))) for d in names},
-        {"sample": MetadataValue.json(sample)},
-    )
+    per_day = {d: _unique(int(repeated.get(d, 0))) for d in m.days}
+    return per_day, {"sample": MetadataValue.json(sample)}
+
+
+def _schema_days(m: CleaningMeasures) -> tuple[dict[str, Verdict], dict]:
+    """The run's pandera verdict on every day (one validation of the written days)."""
+    errors = m.schema_errors
     schema = Verdict(
         not errors,
         "types, nulls and ranges as the schema says"
         if not errors
         else f"the schema refuses the cleaned readings: {_first_error(errors)}",
     )
-    yield day_results(
-        context,
-        "cleaned_readings",
-        "pandera_schema",
-        AssetCheckSeverity.ERROR,
-        {d: schema for d in names},
-        {"errors": MetadataValue.json(_jsonable(errors))},
-    )
-    yield day_results(
-        context,
-        "cleaned_readings",
-        "completeness",
-        AssetCheckSeverity.WARN,
-        {
-            d: _completeness(
-                house_days[house_days[DAY] == d],
-                expected_intervals(params, dt.date.fromisoformat(d)),
-            )
-            for d in names
-        },
-    )
-    if model is None:
-        return
-    houses_by_day = house_days.groupby(DAY)["house_id"].nunique().to_dict()
-    yield day_results(
-        context,
-        "rejected_readings",
-        "rejection_rate",
-        AssetCheckSeverity.WARN,
-        {
-            d: _rejection(
-                rej_by_day.get(d, 0), raw_by_day.get(d, 0), houses_by_day.get(d, 0), model
-            )
-            for d in names
-        },
-        {f"reason/{k}": v for k, v in sorted(reasons.items())},
-    )
+    return {d: schema for d in m.days}, {"errors": MetadataValue.json(_jsonable(errors))}
+
+
+def _completeness_days(m: CleaningMeasures, params: CleaningParams) -> dict[str, Verdict]:
+    """Per day: the houses whose valid and estimated readings fall below the floor."""
+    return {
+        d: _completeness(
+            m.house_days[m.house_days[DAY] == d],
+            expected_intervals(params, dt.date.fromisoformat(d)),
+        )
+        for d in m.days
+    }
+
+
+def _rejection_days(m: CleaningMeasures, model: RejectionModel) -> tuple[dict[str, Verdict], dict]:
+    """Per day: the rejection rate against the faults' model; the run's rejections by reason."""
+    houses_by_day = m.of_day("house_id", "nunique")
+    per_day = {
+        d: _rejection(
+            m.rejected_by_day.get(d, 0),
+            m.raw_by_day.get(d, 0),
+            houses_by_day.get(d, 0),
+            model,
+        )
+        for d in m.days
+    }
+    return per_day, {f"reason/{k}": v for k, v in sorted(m.rejected_by_reason.items())}
 
 
 def _unique(repeated: int) -> Verdict:
