@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 warnings.simplefilter("ignore")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import pyarrow.dataset as ds  # noqa: E402
 from dagster import AssetKey  # noqa: E402
+from models import cell_days  # noqa: E402  (benchmarks/models.py: a cell's days)
 from pyspark.sql import functions as F  # noqa: E402
 
 from energy_assets.assets.evaluation import (  # noqa: E402
@@ -63,25 +64,20 @@ SIMPLE = [w for w in ESTIMATORS if w != "ours"]
 APPLIANCE_KW = 1.2
 
 
-def judged_days(data: Path, first_day: dt.date) -> pd.DataFrame:
-    """The cleaned readings of the house-days from ``first_day`` on."""
-    readings = (
-        ds.dataset(str(data / "cleaned_readings"), format="parquet", partitioning="hive")
-        .to_table(
-            columns=[
-                "house_id",
-                "simulated_timestamp",
-                "consumption_kwh",
-                "temperature",
-                "voltage",
-                "is_estimated",
-                "day",
-            ]
-        )
-        .to_pandas()
-    )
-    readings["day"] = pd.to_datetime(readings["day"]).dt.date
-    return readings[readings["day"] >= first_day]
+def judged_days(store: ParquetIOManager, days: list[dt.date]) -> pd.DataFrame:
+    """The cleaned readings of the house-days of ``days``, as the IO manager published them."""
+    readings = store.read_arrow_days(AssetKey("cleaned_readings"), days).to_pandas()
+    return readings[
+        [
+            "house_id",
+            "simulated_timestamp",
+            "consumption_kwh",
+            "temperature",
+            "voltage",
+            "is_estimated",
+            "day",
+        ]
+    ]
 
 
 def cut_gaps(readings: pd.DataFrame, gaps: int, interval: int, seed: int) -> pd.DataFrame:
@@ -143,10 +139,11 @@ def holdout(data: Path, spark: SparkResource, gaps: int, seed: int, interval: in
     # The cell's own local days (a grid holds both presets; the partitions' zone is not asked).
     params = CleaningParams(interval_minutes=interval, timezone=settings.climate_preset.timezone)
     start = dt.date.fromisoformat(cell["start"])
-    cut = cut_gaps(judged_days(data, start + dt.timedelta(days=HISTORY_DAYS)), gaps, interval, seed)
+    store = ParquetIOManager(lake=LakeResource(data_dir=str(data)), spark=spark)
+    days = cell_days(cell)
+    cut = cut_gaps(judged_days(store, days[HISTORY_DAYS:]), gaps, interval, seed)
 
     session = spark.session
-    store = ParquetIOManager(lake=LakeResource(data_dir=str(data)), spark=spark)
     history = store.read_days(
         AssetKey("load_shapes"), pd.date_range(start, max(cut["day"])).date
     ).select("house_id", "day", "slot", "kwh")

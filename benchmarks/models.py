@@ -42,7 +42,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from dagster import AssetKey, materialize
 
 from energy_assets.analytics.anomalies import score_against_truth
@@ -58,6 +57,7 @@ from energy_assets.assets.models import (
     MACRO_F1_FLOOR,
     consumption_anomalies,
     household_classifier,
+    model_dir,
 )
 from energy_assets.assets.simulation import houses, simulated_meters
 from energy_assets.cleaning.estimation import HISTORY_DAYS
@@ -141,25 +141,19 @@ def main() -> None:
         for label, _ in GAP_LENGTHS
     }
 
-    models = sorted((data / "household_classifier" / "models").glob("*.json"))
+    models = sorted(model_dir(lake).glob("*.json"))
     cards = [json.loads(p.read_text()) for p in models]
     full = [c for c in cards if c["metrics"].get("window_days", 0) >= CLASSIFIER_MIN_DAYS]
     f1 = pd.Series({c["as_of_day"]: c["metrics"]["macro_f1"] for c in full})
     acc = pd.Series({c["as_of_day"]: c["metrics"]["accuracy"] for c in full})
 
-    found = (
-        ds.dataset(str(data / "consumption_anomalies"), format="parquet", partitioning="hive")
-        .to_table()
-        .to_pandas()
-    )
-    truth = ds.dataset(
-        str(data / "simulation_truth"), format="parquet", partitioning="hive"
-    ).to_table(filter=pc.field("category") == "anomaly", columns=["house_id", "day", "kind"])
-    scores = score_against_truth(found, truth.to_pandas())
+    found = store.read_arrow_days(AssetKey("consumption_anomalies"), days).to_pandas()
+    scores = score_against_truth(found, injected_anomalies(store, days))
 
     figures = {
         "climate": args.climate,
         "start": args.start,
+        "days": args.days,
         "seed": args.seed,
         "wall_s": wall,
         "macro_f1_mean": float(f1.mean()) if len(f1) else float("nan"),
@@ -253,23 +247,36 @@ def rescore_grid(grid: Path, classifier: bool = True) -> None:
     from energy_assets.analytics.anomalies import detect_anomalies
 
     rows = []
+    spark = SparkResource(master="local[*]", ui=False)  # not started: the reads are Arrow's
     for result in sorted(grid.glob("*.json")):
         r = json.loads(result.read_text())
-        data = result.with_suffix("")
-        daily = ds.dataset(str(data / "daily_aggregates"), partitioning="hive").to_table()
-        daily = daily.to_pandas().assign(day=lambda f: pd.to_datetime(f["day"]).dt.date)
-        truth = ds.dataset(str(data / "simulation_truth"), partitioning="hive").to_table(
-            filter=pc.field("category") == "anomaly", columns=["house_id", "day", "kind"]
+        store = ParquetIOManager(
+            lake=LakeResource(data_dir=str(result.with_suffix(""))), spark=spark
         )
+        days = cell_days(r)
+        daily = store.read_arrow_days(AssetKey("daily_aggregates"), days).to_pandas()
         found = detect_anomalies(daily, sorted(daily["day"].unique()))
-        r |= score_against_truth(found, truth.to_pandas())
+        r |= score_against_truth(found, injected_anomalies(store, days))
         if classifier:
-            registry = ds.dataset(str(data / "houses"), format="parquet").to_table().to_pandas()
+            registry = store.read_arrow(AssetKey("houses")).to_pandas()
             r |= classifier_scores(daily, registry)
         result.write_text(json.dumps(r))
         rows.append(r)
         print(_grid_row(r), flush=True)
     _print_tables(rows)
+
+
+def cell_days(cell: dict) -> list[dt.date]:
+    """The simulated days of a cell's run, from its figures (56 where older figures lack them)."""
+    start = dt.date.fromisoformat(cell["start"])
+    return list(pd.date_range(start, periods=cell.get("days", 56)).date)
+
+
+def injected_anomalies(store: ParquetIOManager, days: list[dt.date]) -> pd.DataFrame:
+    """The anomalies the simulator injected (house, day, kind), from its truth."""
+    truth = store.read_arrow_days(AssetKey("simulation_truth"), days)
+    truth = truth.filter(pc.equal(truth["category"], "anomaly"))
+    return truth.select(["house_id", "day", "kind"]).to_pandas()
 
 
 def classifier_scores(daily: pd.DataFrame, registry: pd.DataFrame) -> dict:

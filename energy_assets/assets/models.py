@@ -102,6 +102,11 @@ def save_model(models_dir: Path, trained) -> Path:
     return path
 
 
+def model_dir(lake: LakeResource) -> Path:
+    """Where household_classifier keeps its fitted models and their JSON cards."""
+    return lake.path("household_classifier", "models")
+
+
 @asset(
     partitions_def=simulated_days,
     backfill_policy=single_run,
@@ -132,7 +137,7 @@ def household_classifier(
     params = ClassifierParams(**config.model_dump())
     daily = _as_dates(daily_aggregates)
     profiles = houses.set_index("house_id")["profile"]
-    models_dir = lake.path("household_classifier", "models")
+    models_dir = model_dir(lake)
     predictions, per_day, last, untrained = [], {}, None, {}
     for day in _run_days(context):
         try:

@@ -392,6 +392,22 @@ class ParquetIOManager(ConfigurableIOManager):
         """The published days of a partitioned asset as one Spark frame with its ``day``."""
         return spark_read_days(self.spark.session, self.asset_dir(asset_key.path), days)
 
+    def read_arrow_days(self, asset_key: Any, days: Sequence[str | dt.date]) -> pa.Table:
+        """Those of ``days`` a partitioned asset has published, as one Arrow table with its
+        ``day``: what the driver reads of a small asset without a Spark job."""
+        asset_dir = self.asset_dir(asset_key.path)
+        published = self.published_days(asset_key, days)
+        if not published:
+            raise ParquetStoreError(
+                f"{asset_dir} has published none of the {len(days)} days asked."
+            )
+        return read_arrow_files(day_files(asset_dir, published))
+
+    def read_arrow(self, asset_key: Any) -> pa.Table:
+        """An unpartitioned asset as one Arrow table."""
+        files = parquet_files(self.asset_dir(asset_key.path))
+        return ds.dataset([str(f) for f in files]).to_table()
+
     def published_days(self, asset_key: Any, days: Sequence[str | dt.date]) -> list[str]:
         """Those of ``days`` the asset has published, in their order."""
         asset_dir = self.asset_dir(asset_key.path)

@@ -143,6 +143,34 @@ def test_rematerializing_a_day_replaces_only_that_day(lake_dir, pg_url, pg_schem
     assert day2.num_rows == 48
 
 
+def test_the_driver_reads_published_days_as_arrow(lake_dir, pg_url, pg_schema):
+    """What benchmarks and evaluations read without Spark: each published day's current version
+    (not the one it replaced), with its day; days never published are left out."""
+    from dagster import AssetKey
+
+    resources = project_resources(lake_dir, pg_url, pg_schema)
+    assert materialize_range(
+        ALL, resources, "2024-01-01", "2024-01-02", selection=[readings]
+    ).success
+    VALUE["v"] = 5.0
+    try:
+        assert materialize_range(
+            ALL, resources, "2024-01-02", "2024-01-02", selection=[readings]
+        ).success
+    finally:
+        VALUE["v"] = 1.0
+    store = resources["parquet_io_manager"]
+    days = [dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)]
+    table = store.read_arrow_days(AssetKey("readings"), days).to_pandas()
+    assert table.groupby("day")["consumption_kwh"].agg(set).to_dict() == {
+        days[0]: {1.0},
+        days[1]: {5.0},
+    }
+    assert len(table) == 2 * 48
+    with pytest.raises(ParquetStoreError, match="has published none of the 1 days"):
+        store.read_arrow_days(AssetKey("readings"), days[2:])
+
+
 def test_missing_upstream_day_names_it(lake_dir, pg_url, pg_schema):
     resources = project_resources(lake_dir, pg_url, pg_schema)
     assert materialize_range(
