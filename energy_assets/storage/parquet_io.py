@@ -66,11 +66,18 @@ def table_schema_metadata(schema: pa.Schema) -> TableSchema:
 
 
 def is_spark_frame(obj: object) -> bool:
-    try:
-        from pyspark.sql import DataFrame
-    except ImportError:  # pragma: no cover - pyspark is a dependency
-        return False
+    """Whether an output is a Spark frame (classic or Connect)."""
+    from pyspark.sql import DataFrame
+
     return isinstance(obj, DataFrame)
+
+
+def wants_spark(annotation: object) -> bool:
+    """Whether an input's annotation asks for a Spark frame (classic or Connect): the one test
+    both IO managers make, by class rather than by module name."""
+    from pyspark.sql import DataFrame
+
+    return isinstance(annotation, type) and issubclass(annotation, DataFrame)
 
 
 def spark_arrow_schema(df: Any) -> pa.Schema:
@@ -486,8 +493,7 @@ class ParquetIOManager(ConfigurableIOManager):
         whole = parquet_files(asset_dir) if days is None else []
         verify_footers([f for files in (files_by_day or {}).values() for f in files] + whole)
         wanted = getattr(context.dagster_type, "typing_type", None)
-        module = getattr(wanted, "__module__", "") or ""
-        if module.startswith("pyspark"):
+        if wants_spark(wanted):
             spark = self.spark.session
             if files_by_day is not None:
                 return spark_read_files(spark, files_by_day)

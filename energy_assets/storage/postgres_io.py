@@ -35,6 +35,7 @@ from energy_assets.storage.parquet_io import (
     spark_arrow_schema,
     table_schema_metadata,
     to_arrow,
+    wants_spark,
 )
 from energy_assets.storage.spark import SparkResource
 from energy_assets.storage.warehouse import TableTarget, WarehouseError
@@ -335,7 +336,7 @@ class PostgresIOManager(ConfigurableIOManager):
             start, end = window.start.date(), window.end.date()
         url = self.postgres.conninfo()
         wanted = getattr(context.dagster_type, "typing_type", None)
-        if (getattr(wanted, "__module__", "") or "").startswith("pyspark"):
+        if wants_spark(wanted):
             return read_spark(self.spark.session, url, target, start, end)
         table = warehouse.read_arrow(url, target, start, end)
         return table if wanted is pa.Table else table.to_pandas()

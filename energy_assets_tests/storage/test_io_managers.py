@@ -311,3 +311,17 @@ def test_a_days_read_takes_each_files_day_from_its_folder(spark, tmp_path):
     assert "PartitionFilters: [isnotnull(day" in plan, plan
     assert "file_path" not in plan, plan
     assert one_day.count() == 3
+
+
+def test_an_input_asks_for_spark_by_its_class():
+    """Both IO managers read Spark for a Spark frame's class, classic or Connect, and Arrow or
+    pandas otherwise; a class merely from a pyspark module is not a frame."""
+    from pyspark.sql import DataFrame as SparkFrame
+    from pyspark.sql.classic.dataframe import DataFrame as ClassicFrame
+    from pyspark.sql.connect.dataframe import DataFrame as ConnectFrame
+    from pyspark.sql.types import StructType
+
+    from energy_assets.storage.parquet_io import wants_spark
+
+    assert all(wants_spark(t) for t in (SparkFrame, ClassicFrame, ConnectFrame))
+    assert not any(wants_spark(t) for t in (pa.Table, pd.DataFrame, StructType, None, "DataFrame"))
