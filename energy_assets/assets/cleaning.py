@@ -175,6 +175,38 @@ SIMULATOR_ONLY_CHECKS = ("rejection_rate",)
 LANDED_OPTIONAL_CHANNELS = ("temperature", "voltage")
 
 
+#: The cleaning's four outputs, each a Parquet day folder of the lake.
+VEE_OUTS = {
+    "cleaned_readings": AssetOut(
+        io_manager_key="parquet_io_manager",
+        metadata={"partition_expr": "simulated_timestamp"},
+        kinds={"spark", "parquet"},
+        description="Validated, edited and estimated readings: one a house and interval.",
+    ),
+    "rejected_readings": AssetOut(
+        io_manager_key="parquet_io_manager",
+        metadata={"partition_expr": "simulated_timestamp"},
+        kinds={"spark", "parquet"},
+        description="Refused raw readings, values as delivered, with a reason code.",
+    ),
+    "load_shapes": AssetOut(
+        io_manager_key="parquet_io_manager",
+        metadata={"partition_expr": "day"},
+        kinds={"spark", "parquet"},
+        description="Per house and local day, the energy of each complete 15-minute slot "
+        "of the readings that pass the row rules: the history later days' gaps are "
+        "estimated from.",
+    ),
+    "gap_estimates": AssetOut(
+        io_manager_key="parquet_io_manager",
+        metadata={"partition_expr": "simulated_timestamp"},
+        kinds={"spark", "parquet"},
+        description="Every estimated interval: the method used, the estimate, and the "
+        "simple ways' values beside it (linear, a week earlier, the typical day scaled).",
+    ),
+}
+
+
 def build_vee(landed: bool = False):
     """The cleaning multi-asset; on landed data without the checks that need the simulator."""
     specs = [
@@ -183,35 +215,7 @@ def build_vee(landed: bool = False):
 
     @multi_asset(
         name="vee",
-        outs={
-            "cleaned_readings": AssetOut(
-                io_manager_key="parquet_io_manager",
-                metadata={"partition_expr": "simulated_timestamp"},
-                kinds={"spark", "parquet"},
-                description="Validated, edited and estimated readings: one a house and interval.",
-            ),
-            "rejected_readings": AssetOut(
-                io_manager_key="parquet_io_manager",
-                metadata={"partition_expr": "simulated_timestamp"},
-                kinds={"spark", "parquet"},
-                description="Refused raw readings, values as delivered, with a reason code.",
-            ),
-            "load_shapes": AssetOut(
-                io_manager_key="parquet_io_manager",
-                metadata={"partition_expr": "day"},
-                kinds={"spark", "parquet"},
-                description="Per house and local day, the energy of each complete 15-minute slot "
-                "of the readings that pass the row rules: the history later days' gaps are "
-                "estimated from.",
-            ),
-            "gap_estimates": AssetOut(
-                io_manager_key="parquet_io_manager",
-                metadata={"partition_expr": "simulated_timestamp"},
-                kinds={"spark", "parquet"},
-                description="Every estimated interval: the method used, the estimate, and the "
-                "simple ways' values beside it (linear, a week earlier, the typical day scaled).",
-            ),
-        },
+        outs=VEE_OUTS,
         partitions_def=simulated_days,
         backfill_policy=single_run,
         group_name=GROUP,

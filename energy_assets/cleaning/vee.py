@@ -17,6 +17,7 @@ import datetime as dt
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.window import WindowSpec
 
 from energy_assets.calendar import local_day
 from energy_assets.calendar_spark import day_end, day_start, local_date
@@ -72,93 +73,25 @@ def _raw_text_hash(names: tuple[str, ...]) -> Column:
     return F.xxhash64(*parts)
 
 
+def _house_day_order() -> WindowSpec:
+    """The one order of every window over a house-day's rows: by interval, latest delivery
+    first; deliveries of an interval that share a time of ingestion, the smaller values first,
+    then by the text's hash, so that identical copies lie next to each other."""
+    tie = [F.desc("ingested_at"), *[F.col(f"_{v}") for v in VALUES], F.col("_text")]
+    return Window.partitionBy("house_id", "day").orderBy(F.col("simulated_timestamp"), *tie)
+
+
 def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
     """Every raw row with ``reason`` (null when kept), parsed values and flags.
 
     One sort per house-day, whatever the size: every window orders a house-day's rows the same
-    way, and frames only look back or take the whole day (Spark evaluates "unbounded following"
-    frames row by row). The neighbours of the kept readings, which the gap estimates need, are
-    not carried here: :func:`kept_neighbours` finds them over the kept readings alone.
+    way (:func:`_house_day_order`), and frames only look back or take the whole day (Spark
+    evaluates "unbounded following" frames row by row). The neighbours of the kept readings,
+    which the gap estimates need, are not carried here: :func:`kept_neighbours` finds them over
+    the kept readings alone.
     """
-    # Row rules and parsing on the raw text; after this select only numbers and the text's hash
-    # go on, so the shuffle and the window operators move no text but the house id.
-    df = _with_identity(raw).select(
-        "house_id",
-        "simulated_timestamp",
-        "ingested_at",
-        _day(raw, params.timezone).alias("day"),
-        "_file",
-        "_row",
-        *parsed_values(),
-        row_reason(params).alias("reason"),
-        _raw_text_hash(VALUES).alias("_text"),
-    )
-    valid = F.col("reason").isNull()
-    kwh = F.col("_consumption_kwh")
-    ts = F.col("simulated_timestamp")
-
-    # The one sort: by house-day, interval, latest delivery first. Duplicates: an earlier row in
-    # this order with the same interval. Identical: the row just before is the same delivery.
-    # Deliveries of an interval that share a time of ingestion: the smaller values first, then
-    # by the text's hash, so that identical copies lie next to each other.
-    tie = [F.desc("ingested_at"), *[F.col(f"_{v}") for v in VALUES], F.col("_text")]
-    by_day = Window.partitionBy("house_id", "day").orderBy(ts, *tie)
-    before = by_day.rowsBetween(Window.unboundedPreceding, -1)
-    upto = by_day.rowsBetween(Window.unboundedPreceding, 0)
-    # Identical: same interval, same ingestion, same raw text (by its 64-bit hash).
-    identical = ts == F.lag("simulated_timestamp").over(by_day)
-    for name in ("ingested_at", "_text"):
-        identical = identical & _same(F.col(name), F.lag(name).over(by_day))
-    last_valid_ts = F.last(F.when(valid, ts), ignorenulls=True).over(before)
-    # The kept delivery disagrees with the next valid one of its interval: a resolved conflict.
-    nxt = F.lead("simulated_timestamp").over(by_day)
-    conflict = (
-        valid
-        & (nxt == ts)
-        & F.lead(valid).over(by_day)
-        & ~_same(F.lead("_consumption_kwh").over(by_day), kwh)
-    )
-    df = (
-        df.select(
-            "*",
-            F.when(valid & F.coalesce(identical, F.lit(False)), F.lit("duplicate_identical"))
-            .when(
-                valid & F.coalesce(last_valid_ts == ts, F.lit(False)), F.lit("duplicate_superseded")
-            )
-            .otherwise(F.col("reason"))
-            .alias("_reason"),
-            F.coalesce(conflict, F.lit(False)).alias("_conflict"),
-        )
-        .drop("reason")
-        .withColumnRenamed("_reason", "reason")
-    )
-
-    # Stuck meters: runs of one consumption value over the kept readings. A kept reading's
-    # place in its run is the kept readings since the run's first; a run is stuck once one of
-    # its readings lies ``stuck_run`` places in. The day's stuck runs are gathered over the
-    # whole day in the same order, so no second sort (by run) is needed.
-    kept = F.col("reason").isNull()
-    prev_kwh = F.last(F.when(kept, kwh), ignorenulls=True).over(before)
-    df = df.select(
-        "*",
-        (kept & (prev_kwh.isNull() | (prev_kwh != kwh))).alias("_new_run"),
-        F.sum(kept.cast("int")).over(upto).alias("_kept_index"),
-    )
-    run_start = F.last(F.when(F.col("_new_run"), F.col("_kept_index")), True).over(upto)
-    df = df.select(
-        *[c for c in df.columns if c != "_kept_index"],
-        F.sum(F.col("_new_run").cast("int")).over(upto).alias("_run"),
-        (F.col("_kept_index") - run_start).alias("_in_run"),
-    )
-    whole_day = by_day.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    in_a_long_run = kept & (F.col("_in_run") >= params.stuck_run)
-    stuck_runs = F.collect_set(F.when(in_a_long_run, F.col("_run"))).over(whole_day)
-    stuck = kept & (F.col("_in_run") >= 1) & F.array_contains(stuck_runs, F.col("_run"))
-    df = df.select(
-        *[c for c in df.columns if c != "reason"],
-        F.when(stuck, F.lit("stuck_meter")).otherwise(F.col("reason")).alias("reason"),
-    )
-    late = (_epoch(F.col("ingested_at")) - _epoch(ts)) > (
+    df = _with_stuck_meters(_with_duplicates(_parsed(raw, params)), params)
+    late = (_epoch(F.col("ingested_at")) - _epoch(F.col("simulated_timestamp"))) > (
         (params.interval_minutes + params.late_after_minutes) * 60
     )
     # Only what the outputs read: the classified frame is cached, so every column costs (the
@@ -175,6 +108,94 @@ def classify(raw: DataFrame, params: CleaningParams) -> DataFrame:
         late.alias("_late"),
         "_file",
         "_row",
+    )
+
+
+def _parsed(raw: DataFrame, params: CleaningParams) -> DataFrame:
+    """The row rules and parsing on the raw text: after this only numbers and the text's hash
+    go on, so the shuffle and the window operators move no text but the house id."""
+    return _with_identity(raw).select(
+        "house_id",
+        "simulated_timestamp",
+        "ingested_at",
+        _day(raw, params.timezone).alias("day"),
+        "_file",
+        "_row",
+        *parsed_values(),
+        row_reason(params).alias("reason"),
+        _raw_text_hash(VALUES).alias("_text"),
+    )
+
+
+def _with_duplicates(df: DataFrame) -> DataFrame:
+    """Valid deliveries of an interval already delivered refused as duplicates (identical, or
+    superseded by a later delivery), and the kept one flagged where they disagreed
+    (``_conflict``)."""
+    valid = F.col("reason").isNull()
+    kwh, ts = F.col("_consumption_kwh"), F.col("simulated_timestamp")
+    by_day = _house_day_order()
+    before = by_day.rowsBetween(Window.unboundedPreceding, -1)
+    # Identical: same interval, same ingestion, same raw text (by its 64-bit hash), and just
+    # before in the order. A duplicate: an earlier row in the order with the same interval.
+    identical = ts == F.lag("simulated_timestamp").over(by_day)
+    for name in ("ingested_at", "_text"):
+        identical = identical & _same(F.col(name), F.lag(name).over(by_day))
+    last_valid_ts = F.last(F.when(valid, ts), ignorenulls=True).over(before)
+    # The kept delivery disagrees with the next valid one of its interval: a resolved conflict.
+    nxt = F.lead("simulated_timestamp").over(by_day)
+    conflict = (
+        valid
+        & (nxt == ts)
+        & F.lead(valid).over(by_day)
+        & ~_same(F.lead("_consumption_kwh").over(by_day), kwh)
+    )
+    return (
+        df.select(
+            "*",
+            F.when(valid & F.coalesce(identical, F.lit(False)), F.lit("duplicate_identical"))
+            .when(
+                valid & F.coalesce(last_valid_ts == ts, F.lit(False)), F.lit("duplicate_superseded")
+            )
+            .otherwise(F.col("reason"))
+            .alias("_reason"),
+            F.coalesce(conflict, F.lit(False)).alias("_conflict"),
+        )
+        .drop("reason")
+        .withColumnRenamed("_reason", "reason")
+    )
+
+
+def _with_stuck_meters(df: DataFrame, params: CleaningParams) -> DataFrame:
+    """Kept readings in a run of one consumption value ``stuck_run`` long refused as a stuck
+    meter (all but the run's first).
+
+    A kept reading's place in its run is the kept readings since the run's first; a run is
+    stuck once one of its readings lies ``stuck_run`` places in. The day's stuck runs are
+    gathered over the whole day in the same order, so no second sort (by run) is needed.
+    """
+    kept, kwh = F.col("reason").isNull(), F.col("_consumption_kwh")
+    by_day = _house_day_order()
+    before = by_day.rowsBetween(Window.unboundedPreceding, -1)
+    upto = by_day.rowsBetween(Window.unboundedPreceding, 0)
+    prev_kwh = F.last(F.when(kept, kwh), ignorenulls=True).over(before)
+    df = df.select(
+        "*",
+        (kept & (prev_kwh.isNull() | (prev_kwh != kwh))).alias("_new_run"),
+        F.sum(kept.cast("int")).over(upto).alias("_kept_index"),
+    )
+    run_start = F.last(F.when(F.col("_new_run"), F.col("_kept_index")), True).over(upto)
+    df = df.select(
+        *[c for c in df.columns if c != "_kept_index"],
+        F.sum(F.col("_new_run").cast("int")).over(upto).alias("_run"),
+        (F.col("_kept_index") - run_start).alias("_in_run"),
+    )
+    whole_day = by_day.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    in_a_long_run = kept & (F.col("_in_run") >= params.stuck_run)
+    stuck_runs = F.collect_set(F.when(in_a_long_run, F.col("_run"))).over(whole_day)
+    stuck = kept & (F.col("_in_run") >= 1) & F.array_contains(stuck_runs, F.col("_run"))
+    return df.select(
+        *[c for c in df.columns if c != "reason"],
+        F.when(stuck, F.lit("stuck_meter")).otherwise(F.col("reason")).alias("reason"),
     )
 
 
