@@ -9,7 +9,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
-    AssetOut,
     Config,
     MetadataValue,
     Output,
@@ -20,6 +19,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from energy_assets.assets.outputs import lake_out
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.cleaning.estimation import HISTORY_DAYS
 from energy_assets.cleaning.estimation import load_shapes as compute_load_shapes
@@ -177,32 +177,22 @@ LANDED_OPTIONAL_CHANNELS = ("temperature", "voltage")
 
 #: The cleaning's four outputs, each a Parquet day folder of the lake.
 VEE_OUTS = {
-    "cleaned_readings": AssetOut(
-        io_manager_key="parquet_io_manager",
-        metadata={"partition_expr": "simulated_timestamp"},
-        kinds={"spark", "parquet"},
-        description="Validated, edited and estimated readings: one a house and interval.",
+    "cleaned_readings": lake_out(
+        "Validated, edited and estimated readings: one a house and interval.", "simulated_timestamp"
     ),
-    "rejected_readings": AssetOut(
-        io_manager_key="parquet_io_manager",
-        metadata={"partition_expr": "simulated_timestamp"},
-        kinds={"spark", "parquet"},
-        description="Refused raw readings, values as delivered, with a reason code.",
+    "rejected_readings": lake_out(
+        "Refused raw readings, values as delivered, with a reason code.", "simulated_timestamp"
     ),
-    "load_shapes": AssetOut(
-        io_manager_key="parquet_io_manager",
-        metadata={"partition_expr": "day"},
-        kinds={"spark", "parquet"},
-        description="Per house and local day, the energy of each complete 15-minute slot "
+    "load_shapes": lake_out(
+        "Per house and local day, the energy of each complete 15-minute slot "
         "of the readings that pass the row rules: the history later days' gaps are "
         "estimated from.",
+        "day",
     ),
-    "gap_estimates": AssetOut(
-        io_manager_key="parquet_io_manager",
-        metadata={"partition_expr": "simulated_timestamp"},
-        kinds={"spark", "parquet"},
-        description="Every estimated interval: the method used, the estimate, and the "
+    "gap_estimates": lake_out(
+        "Every estimated interval: the method used, the estimate, and the "
         "simple ways' values beside it (linear, a week earlier, the typical day scaled).",
+        "simulated_timestamp",
     ),
 }
 

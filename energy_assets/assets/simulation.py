@@ -9,13 +9,13 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
-    AssetOut,
     Output,
     ResourceParam,
     asset,
     multi_asset,
 )
 
+from energy_assets.assets.outputs import lake_out
 from energy_assets.assets.verdicts import Verdict, day_check, day_results
 from energy_assets.partitions import day_time_zone, simulated_days, single_run
 from energy_assets.resources import SimulationResource
@@ -65,17 +65,12 @@ RAW_CHECKS = [
 
 @multi_asset(
     outs={
-        "raw_readings": AssetOut(
-            io_manager_key="parquet_io_manager",
-            metadata={"partition_expr": "simulated_timestamp"},
-            kinds={"spark", "parquet"},
-            description="What the meters deliver, as delivered: values as text, with faults.",
+        "raw_readings": lake_out(
+            "What the meters deliver, as delivered: values as text, with faults.",
+            "simulated_timestamp",
         ),
-        "simulation_truth": AssetOut(
-            io_manager_key="parquet_io_manager",
-            kinds={"spark", "parquet"},
-            description="Every injected fault, anomaly and change; read only by checks and "
-            "evaluation.",
+        "simulation_truth": lake_out(
+            "Every injected fault, anomaly and change; read only by checks and evaluation."
         ),
     },
     partitions_def=simulated_days,

@@ -592,12 +592,20 @@ def _swap(
     )
 
 
-def _add_primary_key(conn: psycopg.Connection, schema: str, table: str, key: Sequence[str]) -> None:
-    conn.execute(
-        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-            sql.Identifier(schema, table), sql.SQL(", ").join(sql.Identifier(c) for c in key)
+def _add_primary_key(conn: psycopg.Connection, target: TableTarget, stage: str) -> None:
+    """The target's primary key on a stage; rows that repeat a key refuse the load."""
+    try:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                sql.Identifier(target.schema, stage),
+                sql.SQL(", ").join(sql.Identifier(c) for c in target.primary_key),
+            )
         )
-    )
+    except psycopg.errors.UniqueViolation as err:
+        raise WarehouseError(
+            f"Duplicate primary key in the rows for {target.schema}.{target.table}: "
+            f"{str(err).splitlines()[-1].strip()}; the previous version is kept."
+        ) from None
 
 
 def _drop_quietly(url: str, schema: str, names: Iterable[str]) -> None:
@@ -731,15 +739,8 @@ def _staged_rows(
 
 def _key_stages(conn: psycopg.Connection, stages: DayStages) -> None:
     """The target's primary key on each day's stage: a duplicate key refuses the load."""
-    target = stages.target
     for name in stages.by_day.values():
-        try:
-            _add_primary_key(conn, target.schema, name, target.primary_key)
-        except psycopg.errors.UniqueViolation as err:
-            raise WarehouseError(
-                f"Duplicate primary key in the rows for {target.schema}.{target.table}: "
-                f"{str(err).splitlines()[-1].strip()}; the previous version is kept."
-            ) from None
+        _add_primary_key(conn, stages.target, name)
 
 
 def _swap_in_stages(conn: psycopg.Connection, stages: DayStages) -> None:
@@ -843,13 +844,7 @@ def load_table(
             )
         with connect(url, autocommit=True) as conn:
             if target.primary_key:
-                try:
-                    _add_primary_key(conn, target.schema, stage, target.primary_key)
-                except psycopg.errors.UniqueViolation as err:
-                    raise WarehouseError(
-                        f"Duplicate primary key in the rows for {target.schema}.{target.table}: "
-                        f"{str(err).splitlines()[-1].strip()}; the previous version is kept."
-                    ) from None
+                _add_primary_key(conn, target, stage)
         staged = sql.Identifier(target.schema, stage)
 
         def swap_in(conn: psycopg.Connection) -> None:
