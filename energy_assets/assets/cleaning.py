@@ -292,7 +292,7 @@ class CleaningMeasures:
 
     days: list[str]
     raw_by_day: dict[str, int]
-    house_days: pd.DataFrame  # per house-day: readings (n), estimated (est), repeated keys
+    house_days: pd.DataFrame  # per house-day: readings (n), estimated (est), from_raw, repeated
     rejected_by_day: dict[str, int]
     rejected_by_reason: dict[str, int]
     schema_errors: dict
@@ -321,6 +321,7 @@ def _measure(
         errors = pool.submit(schema_errors, clean.drop(DAY), params)
         house_days, rej_by_reason, errs = counts.result(), reasons.result(), errors.result()
     house_days[DAY] = house_days[DAY].astype(str)
+    house_days["from_raw"] = house_days["n"] - house_days["est"]
     rej_by_day: dict[str, int] = {}
     by_reason: dict[str, int] = {}
     for r in rej_by_reason:
@@ -359,7 +360,7 @@ def _checks(
 
 def _nothing_lost_days(m: CleaningMeasures) -> dict[str, Verdict]:
     """Per day: raw readings = cleaned from raw + rejected."""
-    from_raw = (m.house_days["n"] - m.house_days["est"]).groupby(m.house_days[DAY]).sum()
+    from_raw = m.of_day("from_raw")
     return {
         d: _nothing_lost(
             m.raw_by_day.get(d, 0), int(from_raw.get(d, 0)), m.rejected_by_day.get(d, 0)

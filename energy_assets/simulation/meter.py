@@ -351,7 +351,7 @@ def _raw_readings(
     conflicts = Conflicts.none()
     conflict = np.nonzero(deliveries.dup_conflict.ravel()[flat])[0]
     if conflict.size:
-        conflicts = _conflicts(meter, channels, deliveries, rows_h[conflict], flat[conflict])
+        conflicts = _conflicts(meter, channels, deliveries, flat[conflict])
         earlier = (
             raw.take(pa.array(conflict))
             .set_column(2, "ingested_at", pa.array(conflicts.earlier_at, pa.timestamp("us")))
@@ -364,17 +364,12 @@ def _raw_readings(
 
 
 def _conflicts(
-    meter: MeterDay, channels: Channels, deliveries: Deliveries, h: np.ndarray, flat: np.ndarray
+    meter: MeterDay, channels: Channels, deliveries: Deliveries, flat: np.ndarray
 ) -> Conflicts:
     """Earlier deliveries of a wrong value (half to one and a half times the right one) of the
-    readings at ``flat`` (row-major house-by-interval places) of houses ``h``."""
-    factor = 0.5 + uniform(
-        meter.seed,
-        S.FAULT_CONFLICT_VALUE,
-        meter.houses.index[h],
-        meter.dnum,
-        flat % meter.starts.size,
-    )
+    readings at ``flat``, their row-major places in the day's house-by-interval grid."""
+    h, i = np.divmod(flat, meter.starts.size)
+    factor = 0.5 + uniform(meter.seed, S.FAULT_CONFLICT_VALUE, meter.houses.index[h], meter.dnum, i)
     wrong = np.round(channels.energy.ravel()[flat] * factor + 0.001, 4)
     shift = (60 + deliveries.delay_draw.ravel()[flat] * 3540).astype(np.int64) * 1_000_000
     return Conflicts(wrong, deliveries.ingested.ravel()[flat] - shift)
