@@ -500,13 +500,18 @@ def _fault_parts(
         rows.of(deliveries.late, "late", None),
         rows.of(deliveries.out_of_order, "out_of_order", None),
         rows.of(deliveries.dup_same, "duplicate_identical", None),
-        # The earlier, wrong deliveries, in the (row-major) order _raw_readings made them.
-        rows.of(deliveries.dup_conflict, "duplicate_conflicting", consumption, true_value=true_kwh),
     ]
-    if parts[-1] is not None:
-        parts[-1]["delivered_value"] = _as_text(conflicts.wrong)
-        parts[-1]["ingested_at"] = conflicts.earlier_at
-    return [p for p in parts if p is not None]
+    # The earlier, wrong deliveries, in the (row-major) order _raw_readings made them: their
+    # values and times of delivery are the duplicates' own, not the grid's.
+    earlier = rows.of(
+        deliveries.dup_conflict, "duplicate_conflicting", consumption, true_value=true_kwh
+    )
+    if earlier is not None:
+        earlier |= {
+            "delivered_value": _as_text(conflicts.wrong),
+            "ingested_at": conflicts.earlier_at,
+        }
+    return [p for p in (*parts, earlier) if p is not None]
 
 
 def _truth_table(part: dict, day: dt.date) -> pa.Table:

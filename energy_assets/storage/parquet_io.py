@@ -288,11 +288,16 @@ def day_files(asset_dir: Path, days: Sequence[str | dt.date]) -> dict[str, list[
     return {str(day): parquet_files(day_dir(asset_dir, day)) for day in days}
 
 
+def read_arrow_parquet(files: Sequence[Path]) -> pa.Table:
+    """Parquet files, exactly these, as one Arrow table."""
+    return ds.dataset([str(f) for f in files], format="parquet").to_table()
+
+
 def read_arrow_files(files_by_day: dict[str, list[Path]]) -> pa.Table:
     """The days' files as one Arrow table with their ``day``."""
     tables = []
     for day, files in files_by_day.items():
-        table = ds.dataset([str(f) for f in files]).to_table()
+        table = read_arrow_parquet(files)
         value = pa.scalar(dt.date.fromisoformat(day), pa.date32())
         tables.append(table.append_column(DAY, pa.repeat(value, table.num_rows)))
     return pa.concat_tables(tables, promote_options="default")
@@ -402,18 +407,17 @@ class ParquetIOManager(ConfigurableIOManager):
     def read_arrow_days(self, asset_key: Any, days: Sequence[str | dt.date]) -> pa.Table:
         """Those of ``days`` a partitioned asset has published, as one Arrow table with its
         ``day``: what the driver reads of a small asset without a Spark job."""
-        asset_dir = self.asset_dir(asset_key.path)
         published = self.published_days(asset_key, days)
         if not published:
             raise ParquetStoreError(
-                f"{asset_dir} has published none of the {len(days)} days asked."
+                f"{self.asset_dir(asset_key.path)} has published none of the {len(days)} days "
+                "asked."
             )
-        return read_arrow_files(day_files(asset_dir, published))
+        return read_arrow_days(self.asset_dir(asset_key.path), published)
 
     def read_arrow(self, asset_key: Any) -> pa.Table:
         """An unpartitioned asset as one Arrow table."""
-        files = parquet_files(self.asset_dir(asset_key.path))
-        return ds.dataset([str(f) for f in files]).to_table()
+        return read_arrow_parquet(parquet_files(self.asset_dir(asset_key.path)))
 
     def published_days(self, asset_key: Any, days: Sequence[str | dt.date]) -> list[str]:
         """Those of ``days`` the asset has published, in their order."""
@@ -499,7 +503,7 @@ class ParquetIOManager(ConfigurableIOManager):
                 return spark_read_files(spark, files_by_day)
             return spark_read(spark, whole)
         if files_by_day is None:
-            table = ds.dataset([str(f) for f in whole], format="parquet").to_table()
+            table = read_arrow_parquet(whole)
         else:
             table = read_arrow_files(files_by_day)
         if wanted is pa.Table:

@@ -132,7 +132,9 @@ def spark_copy_writer(
         with warehouse.connect(url) as conn:
             rendered = table.as_string(conn)
             endpoint = jvm_copy.endpoint_of(conn) if in_jvm else None
-            binary = warehouse.copy_statement(table, columns, binary=True).as_string(conn)
+            # The JVM COPY's statement, rendered while the connection is open.
+            statement = warehouse.copy_statement(table, columns, binary=True)
+            binary = statement.as_string(conn) if endpoint is not None else None
         by_jvm = endpoint is not None and jvm_copy.available(frame)
         write.route = _route(routes, files, by_jvm)
         if write.route == "parquet in process":
